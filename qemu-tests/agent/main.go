@@ -1,0 +1,140 @@
+// Command agent is the /init of the lab's guest: the system whose memory
+// ramwipe must erase. It runs only as PID 1 inside a QEMU guest.
+//
+// It arms like ramwiped does (kexec_file_load of /lab/vmlinuz with
+// /lab/wipe.cpio and the command line in /lab/wipe.cmdline), plants canary
+// pages (see package canary) in anonymous memory of several processes, a
+// tmpfs file, a pipe and a unix socket, prints
+//
+//	LAB READY anon=N file=N pipe=N sock=N
+//	LAB IOMEM <start>-<end> <name>          (top-level /proc/iomem ranges)
+//
+// then waits for a line on the console: "kexec" reboots into the wipe image.
+//
+// Kernel command line: lab.nonce=N (the canary run nonce), lab.plant=P
+// (percent of MemTotal planted as anonymous canaries), lab.procs=N.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/canary"
+	"github.com/ramwipe/ramwipe/wipe/kexec"
+)
+
+func main() {
+	if os.Getenv("LAB_PLANT") != "" {
+		plantChild() // never returns
+	}
+	if os.Getpid() != 1 {
+		fmt.Fprintln(os.Stderr, "agent: the lab guest's /init runs only as PID 1 inside a QEMU guest")
+		os.Exit(2)
+	}
+	err := run()
+	fmt.Printf("LAB ERROR %v\n", err)
+	poweroff()
+}
+
+func poweroff() {
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+type config struct {
+	nonce uint32
+	plant int // percent of MemTotal
+	procs int
+}
+
+func parseCmdline(s string) config {
+	c := config{plant: 60, procs: 4}
+	for _, f := range strings.Fields(s) {
+		k, v, _ := strings.Cut(f, "=")
+		n, _ := strconv.ParseUint(v, 0, 32)
+		switch k {
+		case "lab.nonce":
+			c.nonce = uint32(n)
+		case "lab.plant":
+			c.plant = int(n)
+		case "lab.procs":
+			c.procs = max(int(n), 1)
+		}
+	}
+	return c
+}
+
+func run() error {
+	for _, m := range []struct{ src, dst, fs string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"},
+		{"devtmpfs", "/dev", "devtmpfs"}, {"tmpfs", "/tmp", "tmpfs"},
+	} {
+		_ = os.MkdirAll(m.dst, 0o755)
+		if err := unix.Mount(m.src, m.dst, m.fs, 0, ""); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
+		}
+	}
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return err
+	}
+	cfg := parseCmdline(string(cmdline))
+	fmt.Printf("LAB AGENT up nonce=%#x\n", cfg.nonce)
+
+	// Arm first, as ramwiped does at boot, before any secret exists.
+	wipeCmdline, err := os.ReadFile("/lab/wipe.cmdline")
+	if err != nil {
+		return err
+	}
+	img := kexec.Image{Kernel: "/lab/vmlinuz", Initrd: "/lab/wipe.cpio", Cmdline: "console=ttyS0 " + strings.TrimSpace(string(wipeCmdline))}
+	if err := kexec.Load(img); err != nil {
+		return err
+	}
+	fmt.Printf("LAB ARMED %s\n", img.Cmdline)
+
+	counts, err := plant(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("LAB READY anon=%d file=%d pipe=%d sock=%d\n", counts[canary.Anon], counts[canary.File], counts[canary.Pipe], counts[canary.Sock])
+	if iomem, err := os.ReadFile("/proc/iomem"); err == nil {
+		for _, line := range strings.Split(string(iomem), "\n") {
+			if line != "" && line[0] != ' ' {
+				rng, name, _ := strings.Cut(line, " : ")
+				fmt.Printf("LAB IOMEM %s %s\n", rng, name)
+			}
+		}
+	}
+	fmt.Println("LAB WAITING")
+
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch strings.TrimSpace(in.Text()) {
+		case "kexec":
+			fmt.Println("LAB KEXEC")
+			return kexec.Exec()
+		case "poweroff":
+			poweroff()
+		}
+	}
+	return fmt.Errorf("console closed: %v", in.Err())
+}
+
+func memTotal() uint64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,243 @@
+// Command lab runs the QEMU memory-dump lab: for every scenario it boots a
+// guest, plants canaries, takes the pre-trigger dump, kexecs into a wipe
+// image, takes the post dump, and judges it. It writes DIR/report.json and
+// prints a table; it exits non-zero when any scenario fails.
+//
+//	lab -kernel-dir /var/cache/ramwipe-lab/linux-image-… -image build/ramwipe-initramfs.cpio -out build/lab
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/qemu-tests/lab"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+}
+
+// variant is a wipe image and command line to kexec into.
+type variant struct {
+	name    string
+	labInit bool   // the lab build of the /init (go build -tags lab)
+	cmdline string // the wipe kernel's command line (beyond console=)
+	expect  lab.Expect
+}
+
+func variants(contract string) []variant {
+	userspace := strings.Join(strings.Fields(strings.NewReplacer("memtest=1", "", "init_on_free=1", "").Replace(contract)), " ")
+	return []variant{
+		{"default", false, contract + " ramwipe.heldmap", lab.ExpectWiped},
+		{"userspace-only", false, userspace + " ramwipe.heldmap", lab.ExpectMeasured},
+		{"no-wipe", true, "panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept},
+		{"fill-fails", true, contract + " ramwipe.lab=fail-fill", lab.ExpectPowerOff},
+		{"fill-hangs", true, userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", lab.ExpectPowerOff},
+		{"init-panics", true, userspace + " ramwipe.lab=panic", lab.ExpectPowerOff},
+	}
+}
+
+type size struct{ mem, smp int }
+
+var sizes = []size{{512, 1}, {1024, 2}, {2048, 2}}
+
+// plan is the default scenario list: every variant that judges the wipe at
+// every size, the failure drills once at the smallest size.
+func plan(vs []variant) []struct {
+	v variant
+	s size
+} {
+	var out []struct {
+		v variant
+		s size
+	}
+	for _, s := range sizes {
+		for _, v := range vs {
+			if v.expect == lab.ExpectPowerOff && s != sizes[0] {
+				continue
+			}
+			out = append(out, struct {
+				v variant
+				s size
+			}{v, s})
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kernelDir := fs.String("kernel-dir", "", "unpacked lab kernel package (qemu-tests/fetch-kernel.sh prints it)")
+	image := fs.String("image", "build/ramwipe-initramfs.cpio", "the release wipe image; its command line is beside it (.cmdline)")
+	out := fs.String("out", "build/lab", "directory for report.json, images and console logs")
+	only := fs.String("run", "", "run only scenarios whose name contains this")
+	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
+	keep := fs.Bool("keep", false, "keep each post dump in the output directory (NAME.ram)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kernels, _ := filepath.Glob(filepath.Join(*kernelDir, "boot", "vmlinuz-*"))
+	if *kernelDir == "" || len(kernels) != 1 {
+		return fmt.Errorf("-kernel-dir %q: want a directory with exactly one boot/vmlinuz-*; run qemu-tests/fetch-kernel.sh", *kernelDir)
+	}
+	kernel := kernels[0]
+	contractB, err := os.ReadFile(strings.TrimSuffix(*image, ".cpio") + ".cmdline")
+	if err != nil {
+		return fmt.Errorf("%w (run make initramfs)", err)
+	}
+	contract := strings.TrimSpace(string(contractB))
+	releaseImage, err := os.ReadFile(*image)
+	if err != nil {
+		return fmt.Errorf("%w (run make initramfs)", err)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(*out)
+
+	// The lab's own binaries: the guest agent and the lab build of the /init.
+	agent := filepath.Join(abs, "agent")
+	labInit := filepath.Join(abs, "wipeinit-lab")
+	for _, b := range []struct{ out, pkg, tags string }{
+		{agent, "./qemu-tests/agent", ""},
+		{labInit, "./initramfs/wipeinit", "lab"},
+	} {
+		if err := goBuild(b.out, b.pkg, b.tags); err != nil {
+			return err
+		}
+	}
+	labImage, err := buildImage(labInit)
+	if err != nil {
+		return err
+	}
+	agentBin, err := os.ReadFile(agent)
+	if err != nil {
+		return err
+	}
+	vmlinuz, err := os.ReadFile(kernel)
+	if err != nil {
+		return err
+	}
+
+	var recs []lab.Record
+	for _, p := range plan(variants(contract)) {
+		name := fmt.Sprintf("%dM-smp%d/%s", p.s.mem, p.s.smp, p.v.name)
+		if *only != "" && !strings.Contains(name, *only) {
+			continue
+		}
+		wipeImage := releaseImage
+		if p.v.labInit {
+			wipeImage = labImage
+		}
+		initrd := filepath.Join(abs, "guest-"+strings.ReplaceAll(name, "/", "-")+".cpio")
+		if err := writeGuest(initrd, agentBin, vmlinuz, wipeImage, p.v.cmdline); err != nil {
+			return err
+		}
+		logPath := filepath.Join(abs, "console-"+strings.ReplaceAll(name, "/", "-")+".log")
+		logf, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		var console io.Writer = logf
+		if *verbose {
+			console = io.MultiWriter(logf, stderr)
+		}
+		keepRAM := ""
+		if *keep {
+			keepRAM = filepath.Join(abs, "post-"+strings.ReplaceAll(name, "/", "-")+".ram")
+		}
+		fmt.Fprintf(stdout, "lab: %-32s ... ", name)
+		rec := lab.Scenario{
+			Name: name, MemMiB: p.s.mem, SMP: p.s.smp, Kernel: kernel, Initrd: initrd,
+			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM,
+		}.Run(ctx, abs)
+		logf.Close()
+		os.Remove(initrd)
+		verdict := "ok"
+		if !rec.Pass {
+			verdict = "FAIL (console: " + logPath + ")"
+		}
+		fmt.Fprintf(stdout, "%s (%.0fs)\n", verdict, rec.Timings.Total)
+		for _, f := range rec.Failures {
+			fmt.Fprintf(stdout, "    %s\n", f)
+		}
+		recs = append(recs, rec)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no scenario matches -run %q", *only)
+	}
+	b, _ := json.MarshalIndent(map[string]any{"kernel": filepath.Base(kernel), "contract_cmdline": contract, "scenarios": recs}, "", "  ")
+	if err := os.WriteFile(filepath.Join(abs, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	lab.WriteTable(stdout, recs)
+	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(*out, "report.json"))
+	var failed []string
+	for _, r := range recs {
+		if !r.Pass {
+			failed = append(failed, r.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d scenarios failed: %s", len(failed), len(recs), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func goBuild(out, pkg, tags string) error {
+	args := []string{"build", "-trimpath", "-o", out}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+func buildImage(initBin string) ([]byte, error) {
+	data, err := os.ReadFile(initBin)
+	if err != nil {
+		return nil, err
+	}
+	var buf strings.Builder
+	err = initramfs.Build(&buf, []initramfs.File{{Name: "init", Data: data, Mode: 0o755}})
+	return []byte(buf.String()), err
+}
+
+func writeGuest(path string, agent, vmlinuz, wipeImage []byte, cmdline string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = initramfs.Build(f, []initramfs.File{
+		{Name: "init", Data: agent, Mode: 0o755},
+		{Name: "lab/vmlinuz", Data: vmlinuz, Mode: 0o644},
+		{Name: "lab/wipe.cpio", Data: wipeImage, Mode: 0o644},
+		{Name: "lab/wipe.cmdline", Data: []byte(cmdline + "\n"), Mode: 0o644},
+	})
+	return errors.Join(err, f.Close())
+}

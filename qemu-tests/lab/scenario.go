@@ -1,0 +1,320 @@
+package lab
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/canary"
+)
+
+// Expect is what a scenario must show to pass.
+type Expect int
+
+// What scenarios expect of the post dump.
+const (
+	// ExpectWiped: no canary cell and no old-system page may survive.
+	ExpectWiped Expect = iota
+	// ExpectMeasured: the residue is measured and reported, not judged.
+	ExpectMeasured
+	// ExpectKept: the negative control; ≥ 90 % of canaries must survive.
+	ExpectKept
+	// ExpectPowerOff: only that the guest powers off by itself.
+	ExpectPowerOff
+)
+
+// Scenario is one lab run.
+type Scenario struct {
+	Name    string
+	MemMiB  int
+	SMP     int
+	Kernel  string // lab kernel image
+	Initrd  string // the guest's initramfs (agent + wipe image)
+	Cmdline string // the wipe image's command line, for the report
+	Expect  Expect
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+	// Console, if set, receives the guest's console output.
+	Console io.Writer
+	// KeepRAM, if set, is where the post dump is kept (else it is deleted).
+	KeepRAM string
+}
+
+// Timings of a run, in seconds.
+type Timings struct {
+	BootToReady float64 `json:"boot_to_ready_s"`
+	PreScan     float64 `json:"pre_scan_s"`
+	// KexecToWipeInit: from the "kexec" command to the wipe /init's first line.
+	KexecToWipeInit float64 `json:"kexec_to_wipe_init_s"`
+	// Fill: the /init's fill as it reported it.
+	Fill float64 `json:"fill_s"`
+	// KexecToOff: from the "kexec" command until QEMU exited.
+	KexecToOff float64 `json:"kexec_to_off_s"`
+	PostScan   float64 `json:"post_scan_s"`
+	Total      float64 `json:"total_s"`
+}
+
+// Record is the outcome of a scenario.
+type Record struct {
+	Name       string   `json:"name"`
+	MemMiB     int      `json:"mem_mib"`
+	SMP        int      `json:"smp"`
+	Cmdline    string   `json:"wipe_cmdline"`
+	Expect     string   `json:"expect"`
+	Nonce      uint32   `json:"nonce"`
+	Pre        *Scan    `json:"pre,omitempty"`
+	Post       *Scan    `json:"post,omitempty"`
+	PoweredOff bool     `json:"powered_off"`
+	Shutdown   string   `json:"shutdown_reason,omitempty"`
+	Summary    string   `json:"wipe_summary,omitempty"`
+	FillMiB    uint64   `json:"fill_mib"`
+	Timings    Timings  `json:"timings"`
+	Pass       bool     `json:"pass"`
+	Failures   []string `json:"failures,omitempty"`
+}
+
+var (
+	readyRE   = regexp.MustCompile(`^LAB READY anon=(\d+) file=(\d+) pipe=(\d+) sock=(\d+)`)
+	iomemRE   = regexp.MustCompile(`^LAB IOMEM ([0-9a-f]+)-([0-9a-f]+) (.*)$`)
+	kimageRE  = regexp.MustCompile(`ramwipe: kernel image 0x([0-9a-f]+)-0x([0-9a-f]+)`)
+	summaryRE = regexp.MustCompile(`ramwipe: overwrote (\d+) MiB of \d+ MiB free in ([0-9.a-zµ]+) `)
+)
+
+// Run runs the scenario and judges it. Errors of the lab itself (QEMU would
+// not start, the guest never got ready) are failures of the record too.
+func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
+	rec = Record{Name: sc.Name, MemMiB: sc.MemMiB, SMP: sc.SMP, Cmdline: sc.Cmdline, Expect: sc.Expect.String(), Nonce: rand.Uint32() | 1}
+	start := time.Now()
+	defer func() { rec.Timings.Total = time.Since(start).Seconds() }()
+	fail := func(format string, args ...any) {
+		rec.Failures = append(rec.Failures, fmt.Sprintf(format, args...))
+	}
+	ctx, cancel := context.WithTimeout(ctx, sc.Timeout)
+	defer cancel()
+
+	vm, err := StartVM(ctx, VMConfig{
+		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console,
+		Append: fmt.Sprintf("console=ttyS0 loglevel=4 panic=-1 lab.nonce=%d lab.plant=60 lab.procs=4", rec.Nonce),
+	})
+	if err != nil {
+		fail("start guest: %v", err)
+		return rec
+	}
+	defer vm.Close(sc.KeepRAM)
+
+	ready, err := vm.WaitLine(ctx, "LAB READY")
+	if err != nil {
+		fail("guest never planted its canaries: %v; last console lines:\n%s", err, tail(vm.Lines(), 15))
+		return rec
+	}
+	rec.Timings.BootToReady = ready.At.Sub(vm.Started).Seconds()
+	planted, err := parseReady(ready.Text)
+	if err != nil {
+		fail("%v", err)
+		return rec
+	}
+	if _, err := vm.WaitLine(ctx, "LAB WAITING"); err != nil {
+		fail("%v", err)
+		return rec
+	}
+	layout := Layout{LowMem: Q35LowMem(uint64(sc.MemMiB) << 20), RAM: parseIomem(vm.Lines())}
+	scanner := NewScanner(rec.Nonce, planted, layout)
+
+	// The pre-trigger dump: the positive control.
+	t := time.Now()
+	if _, err := vm.QMP.Execute(ctx, "stop", nil); err != nil {
+		fail("%v", err)
+		return rec
+	}
+	ram, unmap, err := vm.MapRAM()
+	if err != nil {
+		fail("pre dump: %v", err)
+		return rec
+	}
+	pre := scanner.Pre(ram)
+	unmap()
+	rec.Pre = &pre
+	rec.Timings.PreScan = time.Since(t).Seconds()
+	if _, err := vm.QMP.Execute(ctx, "cont", nil); err != nil {
+		fail("%v", err)
+		return rec
+	}
+
+	// The trigger.
+	kexecAt := time.Now()
+	if err := vm.Send("kexec"); err != nil {
+		fail("send kexec: %v", err)
+		return rec
+	}
+	shutdown := make(chan string, 1)
+	go func() {
+		for ev := range vm.QMP.Events {
+			if ev.Name == "SHUTDOWN" {
+				var d struct {
+					Reason string `json:"reason"`
+				}
+				_ = json.Unmarshal(ev.Data, &d)
+				shutdown <- d.Reason
+				return
+			}
+		}
+	}()
+	if err := vm.Wait(ctx); err != nil {
+		fail("guest did not power off by itself: %v; last console lines:\n%s", err, tail(vm.Lines(), 15))
+	} else {
+		rec.PoweredOff = true
+	}
+	rec.Timings.KexecToOff = vm.ExitAt.Sub(kexecAt).Seconds()
+	select {
+	case rec.Shutdown = <-shutdown:
+	case <-time.After(time.Second):
+	}
+	if rec.PoweredOff && rec.Shutdown != "guest-shutdown" {
+		fail("guest stopped with %q, not a power-off", rec.Shutdown)
+		rec.PoweredOff = false
+	}
+	for _, l := range vm.Lines() {
+		if l.At.Before(kexecAt) {
+			continue
+		}
+		if rec.Timings.KexecToWipeInit == 0 && strings.HasPrefix(l.Text, "ramwipe:") {
+			rec.Timings.KexecToWipeInit = l.At.Sub(kexecAt).Seconds()
+		}
+		if m := kimageRE.FindStringSubmatch(l.Text); m != nil {
+			lo, _ := strconv.ParseUint(m[1], 16, 64)
+			hi, _ := strconv.ParseUint(m[2], 16, 64)
+			layout.Kernel = Range{lo &^ (pageSize - 1), (hi + pageSize) &^ (pageSize - 1)}
+		}
+		if rest, ok := strings.CutPrefix(l.Text, "ramwipe: held-map "); ok {
+			held, err := parseHeldMap(rest)
+			if err != nil {
+				fail("%v", err)
+			}
+			layout.Held = held
+		}
+		if m := summaryRE.FindStringSubmatch(l.Text); m != nil {
+			rec.Summary = strings.TrimSpace(l.Text[strings.Index(l.Text, "ramwipe:"):])
+			rec.FillMiB, _ = strconv.ParseUint(m[1], 10, 64)
+			if d, err := time.ParseDuration(m[2]); err == nil {
+				rec.Timings.Fill = d.Seconds()
+			}
+		}
+	}
+	scanner.Layout = layout
+
+	// The post dump.
+	t = time.Now()
+	ram, unmap, err = vm.MapRAM()
+	if err != nil {
+		fail("post dump: %v", err)
+		return rec
+	}
+	post := scanner.Post(ram)
+	unmap()
+	rec.Post = &post
+	rec.Timings.PostScan = time.Since(t).Seconds()
+	rec.judge(fail)
+	return rec
+}
+
+// judge checks the controls and the scenario's expectation.
+func (rec *Record) judge(fail func(string, ...any)) {
+	if rec.Pre.FoundFraction < 0.9 {
+		fail("positive control: only %.1f %% of planted canaries visible before the trigger (want ≥ 90 %%)", 100*rec.Pre.FoundFraction)
+	}
+	switch rec.Expect {
+	case ExpectWiped.String():
+		if rec.Post.CanaryCells > 0 {
+			fail("%d canary pages survived (%d whole, %d partial) at %v", rec.Post.CanaryExact+rec.Post.CanaryPartial, rec.Post.CanaryExact, rec.Post.CanaryPartial, rec.Post.CanaryRanges)
+		}
+		if rec.Post.OldPages > 0 {
+			fail("%d old-system pages survived at %v", rec.Post.OldPages, rec.Post.OldRanges)
+		}
+	case ExpectKept.String():
+		if rec.Post.FoundFraction < 0.9 {
+			fail("negative control: only %.1f %% of canaries survived a run without wipe (want ≥ 90 %%): the lab cannot see a failed wipe", 100*rec.Post.FoundFraction)
+		}
+	}
+	if !rec.PoweredOff {
+		fail("the guest did not power off by itself")
+	}
+	rec.Pass = len(rec.Failures) == 0
+}
+
+func (e Expect) String() string {
+	switch e {
+	case ExpectWiped:
+		return "wiped"
+	case ExpectMeasured:
+		return "measured"
+	case ExpectKept:
+		return "kept (negative control)"
+	case ExpectPowerOff:
+		return "powers off"
+	}
+	return "?"
+}
+
+func parseReady(s string) (map[canary.Kind]uint64, error) {
+	m := readyRE.FindStringSubmatch(s)
+	if m == nil {
+		return nil, fmt.Errorf("bad READY line %q", s)
+	}
+	out := map[canary.Kind]uint64{}
+	for i, k := range canary.Kinds {
+		out[k], _ = strconv.ParseUint(m[i+1], 10, 64)
+	}
+	return out, nil
+}
+
+// parseIomem collects the System RAM ranges the agent printed.
+func parseIomem(lines []Line) []Range {
+	var out []Range
+	for _, l := range lines {
+		m := iomemRE.FindStringSubmatch(l.Text)
+		if m == nil || m[3] != "System RAM" {
+			continue
+		}
+		lo, _ := strconv.ParseUint(m[1], 16, 64)
+		hi, _ := strconv.ParseUint(m[2], 16, 64)
+		out = append(out, Range{lo, hi + 1})
+	}
+	return out
+}
+
+func tail(lines []Line, n int) string {
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("    | " + l.Text + "\n")
+	}
+	return b.String()
+}
+
+// parseHeldMap decodes "pages=N BASE64" as the wipe /init prints it.
+func parseHeldMap(s string) ([]byte, error) {
+	_, b64, ok := strings.Cut(s, " ")
+	if !ok {
+		return nil, fmt.Errorf("held-map %q: no bitmap", s)
+	}
+	z, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return nil, fmt.Errorf("held-map: %w", err)
+	}
+	r, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, fmt.Errorf("held-map: %w", err)
+	}
+	return io.ReadAll(io.LimitReader(r, 64<<20))
+}

@@ -1,0 +1,258 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// VMConfig describes a lab guest.
+type VMConfig struct {
+	QEMU   string // default qemu-system-x86_64
+	Kernel string
+	Initrd string
+	Append string // kernel command line
+	MemMiB int
+	SMP    int
+	// Dir holds the QMP socket; the RAM file goes to /dev/shm.
+	Dir string
+	// Extra are more QEMU arguments (devices).
+	Extra []string
+	// Console, if set, receives everything the guest prints.
+	Console io.Writer
+}
+
+// Line is a line the guest printed on its serial console.
+type Line struct {
+	At   time.Time
+	Text string
+}
+
+// VM is a running lab guest.
+type VM struct {
+	QMP     *QMP
+	RAMPath string
+	Started time.Time
+	cfg     VMConfig
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	lines   chan Line
+	mu      sync.Mutex
+	all     []Line
+	exited  chan struct{}
+	exitErr error
+	ExitAt  time.Time
+}
+
+// StartVM starts QEMU under TCG with the guest's RAM in a shared file.
+func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
+	if cfg.QEMU == "" {
+		cfg.QEMU = "qemu-system-x86_64"
+	}
+	ram, err := os.CreateTemp("/dev/shm", "ramwipe-lab-*.ram")
+	if err != nil {
+		return nil, fmt.Errorf("lab: RAM file in /dev/shm: %w", err)
+	}
+	ram.Close()
+	qmpPath := filepath.Join(cfg.Dir, "qmp-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".sock")
+	args := []string{
+		"-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none",
+		"-machine", "q35,memory-backend=ram",
+		"-object", fmt.Sprintf("memory-backend-file,id=ram,size=%dM,mem-path=%s,share=on", cfg.MemMiB, ram.Name()),
+		"-m", fmt.Sprintf("%dM", cfg.MemMiB),
+		"-smp", strconv.Itoa(max(cfg.SMP, 1)),
+		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Append,
+		"-serial", "stdio", "-monitor", "none",
+		"-qmp", "unix:" + qmpPath + ",server=on,wait=off",
+		"-no-reboot",
+	}
+	args = append(args, cfg.Extra...)
+	cmd := exec.Command(cfg.QEMU, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	vm := &VM{RAMPath: ram.Name(), cfg: cfg, cmd: cmd, stdin: stdin, lines: make(chan Line, 4096), exited: make(chan struct{})}
+	vm.Started = time.Now()
+	if err := cmd.Start(); err != nil {
+		os.Remove(ram.Name())
+		return nil, fmt.Errorf("lab: start %s: %w", cfg.QEMU, err)
+	}
+	go vm.readConsole(stdout)
+	go func() {
+		err := cmd.Wait()
+		vm.ExitAt = time.Now()
+		if err != nil && stderr.Len() > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		vm.exitErr = err
+		os.Remove(qmpPath)
+		close(vm.exited)
+	}()
+	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	q, err := DialQMP(qctx, qmpPath)
+	if err != nil {
+		vm.Kill()
+		return nil, err
+	}
+	vm.QMP = q
+	return vm, nil
+}
+
+func (vm *VM) readConsole(r io.Reader) {
+	br := bufio.NewReader(r)
+	var cur []byte
+	emit := func() {
+		if len(cur) == 0 {
+			return
+		}
+		l := Line{At: time.Now(), Text: string(cur)}
+		cur = cur[:0]
+		vm.mu.Lock()
+		vm.all = append(vm.all, l)
+		vm.mu.Unlock()
+		select {
+		case vm.lines <- l:
+		default:
+		}
+	}
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			emit()
+			close(vm.lines)
+			return
+		}
+		if vm.cfg.Console != nil {
+			vm.cfg.Console.Write([]byte{b})
+		}
+		if b == '\n' || b == '\r' {
+			emit()
+			continue
+		}
+		cur = append(cur, b)
+	}
+}
+
+// ErrExited is returned by [VM.WaitLine] when the guest stopped first.
+var ErrExited = errors.New("guest exited")
+
+// WaitLine waits for a console line starting with prefix and returns it.
+// Lines before it are skipped (they stay in [VM.Lines]).
+func (vm *VM) WaitLine(ctx context.Context, prefix string) (Line, error) {
+	for {
+		select {
+		case l, ok := <-vm.lines:
+			if !ok {
+				return Line{}, fmt.Errorf("waiting for %q: %w", prefix, ErrExited)
+			}
+			if strings.HasPrefix(l.Text, prefix) {
+				return l, nil
+			}
+		case <-ctx.Done():
+			return Line{}, fmt.Errorf("waiting for %q: %w", prefix, ctx.Err())
+		}
+	}
+}
+
+// Lines returns every console line so far.
+func (vm *VM) Lines() []Line {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return append([]Line(nil), vm.all...)
+}
+
+// Send writes a line to the guest's console.
+func (vm *VM) Send(line string) error {
+	_, err := io.WriteString(vm.stdin, line+"\n")
+	return err
+}
+
+// Wait waits for QEMU to exit, killing it when ctx ends first.
+func (vm *VM) Wait(ctx context.Context) error {
+	select {
+	case <-vm.exited:
+		return vm.exitErr
+	case <-ctx.Done():
+		vm.Kill()
+		<-vm.exited
+		return fmt.Errorf("guest still running: %w", ctx.Err())
+	}
+}
+
+// Exited is closed when QEMU has exited.
+func (vm *VM) Exited() <-chan struct{} { return vm.exited }
+
+// Kill ends QEMU.
+func (vm *VM) Kill() {
+	if vm.cmd.Process != nil {
+		_ = vm.cmd.Process.Kill()
+	}
+}
+
+// MapRAM maps the guest's RAM file read-only. The guest must be stopped or
+// gone for the view to be a consistent dump.
+func (vm *VM) MapRAM() ([]byte, func(), error) {
+	f, err := os.Open(vm.RAMPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mmap %s: %w", vm.RAMPath, err)
+	}
+	return b, func() { _ = unix.Munmap(b) }, nil
+}
+
+// Close kills QEMU if it still runs and removes the RAM file, or moves it
+// to keepRAM if that is not "".
+func (vm *VM) Close(keepRAM string) {
+	vm.Kill()
+	<-vm.exited
+	if vm.QMP != nil {
+		vm.QMP.Close()
+	}
+	if keepRAM != "" {
+		if err := copyFile(keepRAM, vm.RAMPath); err != nil {
+			fmt.Fprintf(os.Stderr, "lab: keep RAM: %v\n", err)
+		}
+	}
+	os.Remove(vm.RAMPath)
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
