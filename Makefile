@@ -7,9 +7,9 @@ LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
 LAB_DEPS  := qemu-system-x86 cpio aeskeyfind xz-utils zstd
 
-.PHONY: all deps lab-deps build initramfs unit lint fuzz lab demo test clean
+.PHONY: all lab-deps initramfs unit fuzz lab demo test clean
 
-all: build initramfs
+all: initramfs
 
 # Debian packages the lab needs; installed only when missing.
 lab-deps:
@@ -18,9 +18,6 @@ lab-deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-
-build:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -o $(BUILD)/ ./cmd/...
 
 # The wipe image: a static /init in a reproducible cpio, and the kernel
 # command line the loader passes with it.
@@ -33,7 +30,7 @@ initramfs:
 unit:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above are not formatted"; exit 1; }
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) test -count=1 ./...
 
 # Each fuzz target for a short while (FUZZTIME=5m for a longer session).

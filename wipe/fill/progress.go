@@ -31,7 +31,7 @@ func (p Progress) Line(width int) string {
 	bar := strings.Repeat("#", n) + strings.Repeat(".", width-n)
 	eta := "ETA  --"
 	if rate := p.Rate(); rate > 0 && p.Total > p.Done {
-		eta = "ETA " + (time.Duration(float64(p.Total-p.Done)/rate) * time.Nanosecond).Round(time.Second).String()
+		eta = "ETA " + time.Duration(float64(p.Total-p.Done)/rate*float64(time.Second)).Round(time.Second).String()
 	} else if p.Total > 0 && p.Done >= p.Total {
 		eta = "ETA 0s"
 	}

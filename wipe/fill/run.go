@@ -100,6 +100,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer r.Close()
 
 	var procs []Proc
+	var ids []int // worker number of each started proc
 	var errs []error
 	for i := range o.Workers {
 		p, err := o.Start(i, w)
@@ -108,6 +109,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			continue
 		}
 		procs = append(procs, p)
+		ids = append(ids, i)
 	}
 	w.Close() // the workers hold their copies: EOF once all have ended
 	if len(procs) == 0 {
@@ -120,7 +122,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	exits := make(chan exit, len(procs))
 	for i, p := range procs {
-		go func() { exits <- exit{i, p.Wait()} }()
+		go func() { exits <- exit{ids[i], p.Wait()} }()
 	}
 
 	var mu sync.Mutex
