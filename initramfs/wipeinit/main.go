@@ -197,6 +197,10 @@ func tuneKernel() {
 	} {
 		_ = os.WriteFile(path, []byte(val), 0)
 	}
+	// Keep the progress bar readable: only KERN_CRIT and worse on the
+	// console (the OOM killer reports each worker it ends at KERN_ERR).
+	// syslog(SYSLOG_ACTION_CONSOLE_LEVEL, NULL, 2)
+	_, _, _ = unix.Syscall(unix.SYS_SYSLOG, 8, 0, 2)
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.

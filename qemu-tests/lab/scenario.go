@@ -103,7 +103,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	vm, err := StartVM(ctx, VMConfig{
 		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console,
-		Append: fmt.Sprintf("console=ttyS0 loglevel=4 panic=-1 lab.nonce=%d lab.plant=60 lab.procs=4", rec.Nonce),
+		Append: fmt.Sprintf("console=ttyS0 loglevel=4 panic=-1 nokaslr lab.nonce=%d lab.plant=60 lab.procs=4", rec.Nonce),
 	})
 	if err != nil {
 		fail("start guest: %v", err)
