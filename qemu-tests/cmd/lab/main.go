@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,10 +47,21 @@ type variant struct {
 // kernel then decompresses over the old kernel's image instead of a random
 // 50 MiB of RAM, so the control measures the dump pipeline, not KASLR's luck.
 func variants(contract string) []variant {
-	userspace := strings.Join(strings.Fields(strings.NewReplacer("memtest=1", "", "init_on_free=1", "").Replace(contract)), " ")
+	without := func(params ...string) string {
+		var keep []string
+		for _, f := range strings.Fields(contract) {
+			if !slices.Contains(params, f) {
+				keep = append(keep, f)
+			}
+		}
+		return strings.Join(keep, " ")
+	}
+	userspace := without("memtest=1", "init_on_free=1")
 	return []variant{
 		{"default", false, contract + " ramwipe.heldmap", lab.ExpectWiped},
 		{"userspace-only", false, userspace + " ramwipe.heldmap", lab.ExpectMeasured},
+		{"memtest-only", false, without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured},
+		{"init_on_free-only", false, without("memtest=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured},
 		{"no-wipe", true, "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept},
 		{"fill-fails", true, contract + " ramwipe.lab=fail-fill", lab.ExpectPowerOff},
 		{"fill-hangs", true, userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", lab.ExpectPowerOff},
