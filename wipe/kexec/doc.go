@@ -7,5 +7,7 @@
 //
 // Needs: root (CAP_SYS_BOOT), CONFIG_KEXEC_FILE, and
 // kernel.kexec_load_disabled=0 at load time.
-// Loading does not reboot; [Exec] does, and only returns on failure.
+// Loading does not reboot; [Exec] does, and only returns on failure. In a
+// test binary (testing.Testing) Load, Unload and Exec refuse with [ErrInTest],
+// so no go test can replace this machine's kexec image or reboot it.
 package kexec

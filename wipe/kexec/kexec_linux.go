@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 // ErrNotLoaded is returned by [Exec] when no kexec image is loaded.
 var ErrNotLoaded = errors.New("no kexec image loaded")
+
+// ErrInTest is returned by [Load], [Unload] and [Exec] in a test binary:
+// no go test may replace the machine's kexec image or reboot it.
+var ErrInTest = errors.New("refused in a test binary")
 
 // Image is what [Load] loads.
 type Image struct {
@@ -23,6 +28,9 @@ type Image struct {
 func Load(img Image) error {
 	if strings.IndexByte(img.Cmdline, 0) >= 0 {
 		return errors.New("kexec_file_load: command line contains a NUL byte")
+	}
+	if testing.Testing() {
+		return fmt.Errorf("kexec_file_load: %w", ErrInTest)
 	}
 	kf, err := os.Open(img.Kernel)
 	if err != nil {
@@ -81,6 +89,9 @@ func loaded(path string) (bool, error) {
 
 // Unload unloads any loaded image.
 func Unload() error {
+	if testing.Testing() {
+		return fmt.Errorf("kexec_file_load(KEXEC_FILE_UNLOAD): %w", ErrInTest)
+	}
 	err := unix.KexecFileLoad(-1, -1, "", unix.KEXEC_FILE_UNLOAD)
 	if err != nil {
 		return fmt.Errorf("kexec_file_load(KEXEC_FILE_UNLOAD) = %w", err)
@@ -91,6 +102,9 @@ func Unload() error {
 // Exec reboots into the loaded image at once: no sync, no unmount. It
 // returns only on failure.
 func Exec() error {
+	if testing.Testing() {
+		return fmt.Errorf("reboot(LINUX_REBOOT_CMD_KEXEC): %w", ErrInTest)
+	}
 	err := unix.Reboot(unix.LINUX_REBOOT_CMD_KEXEC)
 	if errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("reboot(LINUX_REBOOT_CMD_KEXEC): %w", ErrNotLoaded)
