@@ -1,7 +1,10 @@
 # ramwipe — see README.md. `make demo` and `make test` install what they need
 # (as root, on Debian) and may be run on a fresh machine.
 
-GO        ?= go
+# A Go new enough for go.mod, installed first if missing (tools/ensure-go);
+# its directory goes first on PATH, for the tools that call go themselves.
+GO        := $(shell tools/ensure-go)
+export PATH := $(dir $(GO)):$(PATH)
 BUILD     := build
 LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
