@@ -6,13 +6,15 @@
 // pages (see package canary) in anonymous memory of several processes, a
 // tmpfs file, a pipe and a unix socket, prints
 //
-//	LAB READY anon=N file=N pipe=N sock=N
+//	LAB READY anon=N file=N pipe=N sock=N disk=N
 //	LAB IOMEM <start>-<end> <name>          (top-level /proc/iomem ranges)
 //
 // then waits for a line on the console: "kexec" reboots into the wipe image.
 //
 // Kernel command line: lab.nonce=N (the canary run nonce), lab.plant=P
-// (percent of MemTotal planted as anonymous canaries), lab.procs=N.
+// (percent of MemTotal planted as anonymous canaries), lab.procs=N,
+// lab.crypt=1 (open the LUKS2 volume in /lab/crypt with cryptsetup and write
+// canaries through it: see crypt.go).
 package main
 
 import (
@@ -53,6 +55,7 @@ type config struct {
 	nonce uint32
 	plant int // percent of MemTotal
 	procs int
+	crypt bool // open the LUKS2 volume in /lab/crypt
 }
 
 func parseCmdline(s string) config {
@@ -67,6 +70,8 @@ func parseCmdline(s string) config {
 			c.plant = int(n)
 		case "lab.procs":
 			c.procs = max(int(n), 1)
+		case "lab.crypt":
+			c.crypt = n == 1
 		}
 	}
 	return c
@@ -104,7 +109,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("LAB READY anon=%d file=%d pipe=%d sock=%d\n", counts[canary.Anon], counts[canary.File], counts[canary.Pipe], counts[canary.Sock])
+	if cfg.crypt {
+		n, err := setupCrypt(cfg.nonce)
+		if err != nil {
+			return err
+		}
+		counts[canary.Disk] = n
+	}
+	fmt.Printf("LAB READY anon=%d file=%d pipe=%d sock=%d disk=%d\n", counts[canary.Anon], counts[canary.File], counts[canary.Pipe], counts[canary.Sock], counts[canary.Disk])
 	if iomem, err := os.ReadFile("/proc/iomem"); err == nil {
 		for _, line := range strings.Split(string(iomem), "\n") {
 			if line != "" && line[0] != ' ' {

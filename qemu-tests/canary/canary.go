@@ -34,12 +34,12 @@ const (
 	File                 // a tmpfs file (page cache)
 	Pipe                 // a pipe buffer nobody reads (kernel pages)
 	Sock                 // a unix socket's receive queue (kernel skbs)
-	Key                  // reserved for key material planted by later scenarios
+	Disk                 // written through a dm-crypt device (plaintext in its page cache)
 	numKinds
 )
 
 // Kinds lists every kind, in order.
-var Kinds = []Kind{Anon, File, Pipe, Sock}
+var Kinds = []Kind{Anon, File, Pipe, Sock, Disk}
 
 func (k Kind) String() string {
 	switch k {
@@ -51,8 +51,8 @@ func (k Kind) String() string {
 		return "pipe"
 	case Sock:
 		return "sock"
-	case Key:
-		return "key"
+	case Disk:
+		return "disk"
 	}
 	return fmt.Sprintf("kind%d", uint8(k))
 }

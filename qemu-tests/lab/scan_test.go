@@ -50,7 +50,7 @@ func TestScanPreFindsEverything(t *testing.T) {
 	assert.Equal(t, 0, pre.CanaryPartial)
 	assert.Equal(t, 11*canary.CellsPerPage, pre.CanaryCells)
 	assert.Equal(t, 1.0, pre.FoundFraction)
-	assert.Equal(t, map[string]uint64{"anon": 10, "file": 1, "pipe": 0, "sock": 0}, pre.Found)
+	assert.Equal(t, map[string]uint64{"anon": 10, "file": 1, "pipe": 0, "sock": 0, "disk": 0}, pre.Found)
 	assert.Equal(t, []Range{{phys(10), phys(21)}}, pre.CanaryRanges)
 	assert.Equal(t, base+64-11-5, pre.ZeroPages)
 }
@@ -76,7 +76,7 @@ func TestScanPostResidue(t *testing.T) {
 	require.True(t, res.Compared)
 	assert.Equal(t, 2, res.CanaryExact, "pages 18 and 19 survive whole")
 	assert.Equal(t, 2, res.CanaryPartial, "page 17 half, page 40 a fragment")
-	assert.Equal(t, map[string]uint64{"anon": 3, "file": 0, "pipe": 0, "sock": 0}, res.Found)
+	assert.Equal(t, map[string]uint64{"anon": 3, "file": 0, "pipe": 0, "sock": 0, "disk": 0}, res.Found)
 	assert.InDelta(t, 3.0/11, res.FoundFraction, 1e-9)
 	// Unchanged non-zero pages: the BIOS page (firmware), canary pages 18
 	// and 19, and old page 30. Page 17 changed (half wiped).
@@ -133,9 +133,9 @@ func TestScanPatternPagesAreNotResidue(t *testing.T) {
 }
 
 func TestParseLines(t *testing.T) {
-	p, err := parseReady("LAB READY anon=70260 file=1024 pipe=256 sock=44")
+	p, err := parseReady("LAB READY anon=70260 file=1024 pipe=256 sock=44 disk=0")
 	require.NoError(t, err)
-	assert.Equal(t, map[canary.Kind]uint64{canary.Anon: 70260, canary.File: 1024, canary.Pipe: 256, canary.Sock: 44}, p)
+	assert.Equal(t, map[canary.Kind]uint64{canary.Anon: 70260, canary.File: 1024, canary.Pipe: 256, canary.Sock: 44, canary.Disk: 0}, p)
 	_, err = parseReady("LAB READY anon=x")
 	assert.Error(t, err)
 

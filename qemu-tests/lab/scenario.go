@@ -47,6 +47,9 @@ type Scenario struct {
 	Console io.Writer
 	// KeepRAM, if set, is where the post dump is kept (else it is deleted).
 	KeepRAM string
+	// Key, if set, is the volume key of the LUKS2 volume the guest opens
+	// (lab.crypt=1): the dumps are searched for it.
+	Key []byte
 }
 
 // Timings of a run, in seconds.
@@ -78,12 +81,14 @@ type Record struct {
 	Summary    string   `json:"wipe_summary,omitempty"`
 	FillMiB    uint64   `json:"fill_mib"`
 	Timings    Timings  `json:"timings"`
+	KeyPre     *KeyScan `json:"key_pre,omitempty"`
+	KeyPost    *KeyScan `json:"key_post,omitempty"`
 	Pass       bool     `json:"pass"`
 	Failures   []string `json:"failures,omitempty"`
 }
 
 var (
-	readyRE   = regexp.MustCompile(`^LAB READY anon=(\d+) file=(\d+) pipe=(\d+) sock=(\d+)`)
+	readyRE   = regexp.MustCompile(`^LAB READY anon=(\d+) file=(\d+) pipe=(\d+) sock=(\d+) disk=(\d+)`)
 	iomemRE   = regexp.MustCompile(`^LAB IOMEM ([0-9a-f]+)-([0-9a-f]+) (.*)$`)
 	kimageRE  = regexp.MustCompile(`ramwipe: kernel image 0x([0-9a-f]+)-0x([0-9a-f]+)`)
 	summaryRE = regexp.MustCompile(`ramwipe: overwrote (\d+) MiB of \d+ MiB free in ([0-9.a-zµ]+) `)
@@ -103,7 +108,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	vm, err := StartVM(ctx, VMConfig{
 		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console,
-		Append: fmt.Sprintf("console=ttyS0 loglevel=4 panic=-1 nokaslr lab.nonce=%d lab.plant=60 lab.procs=4", rec.Nonce),
+		Append: fmt.Sprintf("console=ttyS0 loglevel=4 panic=-1 nokaslr lab.nonce=%d lab.plant=60 lab.procs=4 lab.crypt=%d", rec.Nonce, b2i(sc.Key != nil)),
 	})
 	if err != nil {
 		fail("start guest: %v", err)
@@ -141,6 +146,13 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		return rec
 	}
 	pre := scanner.Pre(ram)
+	if sc.Key != nil {
+		ks, err := ScanKey(ctx, ram, vm.RAMPath, sc.Key)
+		if err != nil {
+			fail("%v", err)
+		}
+		rec.KeyPre = &ks
+	}
 	unmap()
 	rec.Pre = &pre
 	rec.Timings.PreScan = time.Since(t).Seconds()
@@ -219,6 +231,13 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		return rec
 	}
 	post := scanner.Post(ram)
+	if sc.Key != nil {
+		ks, err := ScanKey(ctx, ram, vm.RAMPath, sc.Key)
+		if err != nil {
+			fail("%v", err)
+		}
+		rec.KeyPost = &ks
+	}
 	unmap()
 	rec.Post = &post
 	rec.Timings.PostScan = time.Since(t).Seconds()
@@ -231,6 +250,9 @@ func (rec *Record) judge(fail func(string, ...any)) {
 	if rec.Pre.FoundFraction < 0.9 {
 		fail("positive control: only %.1f %% of planted canaries visible before the trigger (want ≥ 90 %%)", 100*rec.Pre.FoundFraction)
 	}
+	if k := rec.KeyPre; k != nil && (k.Raw+k.Halves == 0 || k.Schedules == 0) {
+		fail("positive control: the volume key was not visible before the trigger (raw %d, halves %d, aeskeyfind schedules %d)", k.Raw, k.Halves, k.Schedules)
+	}
 	switch rec.Expect {
 	case ExpectWiped.String():
 		if rec.Post.CanaryCells > 0 {
@@ -239,9 +261,15 @@ func (rec *Record) judge(fail func(string, ...any)) {
 		if rec.Post.OldPages > 0 {
 			fail("%d old-system pages survived at %v", rec.Post.OldPages, rec.Post.OldRanges)
 		}
+		if k := rec.KeyPost; k != nil && k.Total() > 0 {
+			fail("the volume key survived: %d raw, %d halves, %d hex, %d aeskeyfind schedules", k.Raw, k.Halves, k.Hex, k.Schedules)
+		}
 	case ExpectKept.String():
 		if rec.Post.FoundFraction < 0.9 {
 			fail("negative control: only %.1f %% of canaries survived a run without wipe (want ≥ 90 %%): the lab cannot see a failed wipe", 100*rec.Post.FoundFraction)
+		}
+		if k := rec.KeyPost; k != nil && k.Schedules == 0 {
+			fail("negative control: aeskeyfind found no key schedule after a run without wipe: the lab cannot see a surviving key")
 		}
 	}
 	if !rec.PoweredOff {
@@ -317,4 +345,11 @@ func parseHeldMap(s string) ([]byte, error) {
 		return nil, fmt.Errorf("held-map: %w", err)
 	}
 	return io.ReadAll(io.LimitReader(r, 64<<20))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

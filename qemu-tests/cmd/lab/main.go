@@ -40,6 +40,7 @@ type variant struct {
 	labInit bool   // the lab build of the /init (go build -tags lab)
 	cmdline string // the wipe kernel's command line (beyond console=)
 	expect  lab.Expect
+	crypt   bool // the guest opens a LUKS2 volume with a known key
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -58,14 +59,16 @@ func variants(contract string) []variant {
 	}
 	userspace := without("memtest=1", "init_on_free=1")
 	return []variant{
-		{"default", false, contract + " ramwipe.heldmap", lab.ExpectWiped},
-		{"userspace-only", false, userspace + " ramwipe.heldmap", lab.ExpectMeasured},
-		{"memtest-only", false, without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured},
-		{"init_on_free-only", false, without("memtest=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured},
-		{"no-wipe", true, "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept},
-		{"fill-fails", true, contract + " ramwipe.lab=fail-fill", lab.ExpectPowerOff},
-		{"fill-hangs", true, userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", lab.ExpectPowerOff},
-		{"init-panics", true, userspace + " ramwipe.lab=panic", lab.ExpectPowerOff},
+		{"default", false, contract + " ramwipe.heldmap", lab.ExpectWiped, false},
+		{"userspace-only", false, userspace + " ramwipe.heldmap", lab.ExpectMeasured, false},
+		{"memtest-only", false, without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured, false},
+		{"init_on_free-only", false, without("memtest=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured, false},
+		{"no-wipe", true, "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept, false},
+		{"fill-fails", true, contract + " ramwipe.lab=fail-fill", lab.ExpectPowerOff, false},
+		{"fill-hangs", true, userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", lab.ExpectPowerOff, false},
+		{"init-panics", true, userspace + " ramwipe.lab=panic", lab.ExpectPowerOff, false},
+		{"crypt-wipe", false, contract, lab.ExpectWiped, true},
+		{"crypt-no-wipe", true, "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept, true},
 	}
 }
 
@@ -85,8 +88,8 @@ func plan(vs []variant) []struct {
 	}
 	for _, s := range sizes {
 		for _, v := range vs {
-			if v.expect == lab.ExpectPowerOff && s != sizes[0] {
-				continue
+			if (v.expect == lab.ExpectPowerOff || v.crypt) && s != sizes[0] {
+				continue // drills and key scans (aeskeyfind is slow) at the smallest size
 			}
 			out = append(out, struct {
 				v variant
@@ -162,8 +165,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if p.v.labInit {
 			wipeImage = labImage
 		}
+		var extra []initramfs.File
+		var key []byte
+		if p.v.crypt {
+			extra, key, err = cryptGuest(*kernelDir, abs)
+			if err != nil {
+				return err
+			}
+		}
 		initrd := filepath.Join(abs, "guest-"+strings.ReplaceAll(name, "/", "-")+".cpio")
-		if err := writeGuest(initrd, agentBin, vmlinuz, wipeImage, p.v.cmdline); err != nil {
+		if err := writeGuest(initrd, agentBin, vmlinuz, wipeImage, p.v.cmdline, extra); err != nil {
 			return err
 		}
 		logPath := filepath.Join(abs, "console-"+strings.ReplaceAll(name, "/", "-")+".log")
@@ -182,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "lab: %-32s ... ", name)
 		rec := lab.Scenario{
 			Name: name, MemMiB: p.s.mem, SMP: p.s.smp, Kernel: kernel, Initrd: initrd,
-			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM,
+			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM, Key: key,
 		}.Run(ctx, abs)
 		logf.Close()
 		os.Remove(initrd)
@@ -244,16 +255,16 @@ func buildImage(initBin string) ([]byte, error) {
 	return []byte(buf.String()), err
 }
 
-func writeGuest(path string, agent, vmlinuz, wipeImage []byte, cmdline string) error {
+func writeGuest(path string, agent, vmlinuz, wipeImage []byte, cmdline string, extra []initramfs.File) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	err = initramfs.Build(f, []initramfs.File{
+	err = initramfs.Build(f, append([]initramfs.File{
 		{Name: "init", Data: agent, Mode: 0o755},
 		{Name: "lab/vmlinuz", Data: vmlinuz, Mode: 0o644},
 		{Name: "lab/wipe.cpio", Data: wipeImage, Mode: 0o644},
 		{Name: "lab/wipe.cmdline", Data: []byte(cmdline + "\n"), Mode: 0o644},
-	})
+	}, extra...))
 	return errors.Join(err, f.Close())
 }

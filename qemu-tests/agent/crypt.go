@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/canary"
+)
+
+// diskPages is how many canary pages are written through the crypt device.
+const diskPages = 512
+
+// setupCrypt loads the modules listed in /lab/modules/order, opens the
+// LUKS2 volume /lab/crypt/luks.img with Debian's cryptsetup as
+// /dev/mapper/labcrypt, and writes canary pages through it.
+func setupCrypt(nonce uint32) (uint64, error) {
+	order, err := os.ReadFile("/lab/modules/order")
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range strings.Fields(string(order)) {
+		f, err := os.Open(filepath.Join("/lab/modules", name))
+		if err != nil {
+			return 0, err
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && err != unix.EEXIST {
+			return 0, fmt.Errorf("finit_module(%s): %w", name, err)
+		}
+	}
+	_ = os.MkdirAll("/run/cryptsetup", 0o700)
+	cmd := exec.Command("/sbin/cryptsetup", "open", "--type", "luks2", "--key-file", "/lab/crypt/pass", "/lab/crypt/luks.img", "labcrypt")
+	cmd.Env = []string{"DM_DISABLE_UDEV=1", "PATH=/sbin:/bin"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("cryptsetup open: %v: %s", err, bytes.TrimSpace(out))
+	}
+	f, err := os.OpenFile("/dev/mapper/labcrypt", os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	page := make([]byte, canary.PageSize)
+	for i := range uint64(diskPages) {
+		canary.Fill(page, nonce, canary.Disk, i)
+		if _, err := f.Write(page); err != nil {
+			return 0, fmt.Errorf("write /dev/mapper/labcrypt: %w", err)
+		}
+	}
+	clear(page)
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	fmt.Println("LAB CRYPT open /dev/mapper/labcrypt")
+	return diskPages, nil
+}

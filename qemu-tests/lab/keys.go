@@ -1,0 +1,61 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// KeyScan is what a dump holds of a known dm-crypt volume key.
+type KeyScan struct {
+	// Raw counts copies of the whole key; Halves copies of either half
+	// (an aes-xts key is two AES keys); Hex copies of the key in
+	// lower-case hex, as dm-crypt tables and cryptsetup print it.
+	Raw    int `json:"raw"`
+	Halves int `json:"halves"`
+	Hex    int `json:"hex"`
+	// Schedules counts expanded AES key schedules of either half that
+	// aeskeyfind (an independent tool) finds; Other its other finds.
+	Schedules int     `json:"aeskeyfind_schedules"`
+	Other     int     `json:"aeskeyfind_other"`
+	Seconds   float64 `json:"aeskeyfind_s"`
+}
+
+// Total is every trace of the key found.
+func (k KeyScan) Total() int { return k.Raw + k.Halves + k.Hex + k.Schedules }
+
+// ScanKey looks for key in dump (the contents of the file at path) and
+// runs aeskeyfind over the file.
+func ScanKey(ctx context.Context, dump []byte, path string, key []byte) (KeyScan, error) {
+	var ks KeyScan
+	ks.Raw = bytes.Count(dump, key)
+	half := len(key) / 2
+	ks.Halves = bytes.Count(dump, key[:half]) + bytes.Count(dump, key[half:]) - 2*ks.Raw
+	ks.Hex = bytes.Count(dump, []byte(hex.EncodeToString(key)))
+
+	halves := map[string]bool{hex.EncodeToString(key[:half]): true, hex.EncodeToString(key[half:]): true}
+	t := time.Now()
+	out, err := exec.CommandContext(ctx, "aeskeyfind", "-q", path).Output()
+	ks.Seconds = time.Since(t).Seconds()
+	if err != nil {
+		return ks, fmt.Errorf("aeskeyfind: %w (apt-get install aeskeyfind)", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k := strings.TrimSpace(sc.Text())
+		if k == "" || strings.HasPrefix(k, "Keyfind") {
+			continue
+		}
+		if halves[k] {
+			ks.Schedules++
+		} else {
+			ks.Other++
+		}
+	}
+	return ks, nil
+}
