@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Config is ramwiped's configuration: the file, then flags on top.
+type Config struct {
+	// Kernel is the kernel the wipe image boots: the running kernel's
+	// image by default (/boot/vmlinuz-$(uname -r)).
+	Kernel string
+	// Initramfs is the wipe image; its command line is beside it (.cmdline).
+	Initramfs string
+	// CmdlineExtra is added to the wipe kernel's command line.
+	CmdlineExtra string
+	// Socket is the control socket's path.
+	Socket string
+	// Group may use the control socket besides root.
+	Group string
+	// LockKexec sets kernel.kexec_load_disabled=1 once armed, so nobody can
+	// replace the wipe image until reboot (nor re-arm after a kernel upgrade).
+	LockKexec bool
+	// KeyDeadline bounds the dm-crypt key erase, in milliseconds.
+	KeyDeadlineMS int
+}
+
+// DefaultConfig is the configuration with no file and no flags.
+func DefaultConfig() Config {
+	return Config{
+		Initramfs:     "/usr/lib/ramwipe/ramwipe-initramfs.cpio",
+		Socket:        "/run/ramwipe/control.sock",
+		Group:         "ramwipe",
+		KeyDeadlineMS: 2000,
+	}
+}
+
+// maxConfig bounds the config file: it is read whole, before anything else.
+const maxConfig = 64 << 10
+
+// ParseConfig reads a config file: one "key = value" per line, '#' starts
+// a comment line, blank lines are ignored. Every error names the file and
+// line and says what would be right; ParseConfig reports all of them.
+func ParseConfig(name string, data []byte, c Config) (Config, error) {
+	if len(data) > maxConfig {
+		return c, fmt.Errorf("%s: %d bytes; a config file is at most %d", name, len(data), maxConfig)
+	}
+	var errs []error
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 4096), maxConfig)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s:%d: %s", name, n, fmt.Sprintf(format, args...)))
+		}
+		key, val, ok := strings.Cut(line, "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if !ok || key == "" {
+			bad("%q is not a setting: write key = value", line)
+			continue
+		}
+		if first, dup := seen[key]; dup {
+			bad("%s is set again (first on line %d): keep one", key, first)
+			continue
+		}
+		seen[key] = n
+		if strings.IndexFunc(val, func(r rune) bool { return r < ' ' || r == unicode.ReplacementChar }) >= 0 {
+			bad("%s: the value has control characters", key)
+			continue
+		}
+		switch key {
+		case "kernel", "initramfs", "socket":
+			if !strings.HasPrefix(val, "/") {
+				bad("%s = %q: want an absolute path", key, val)
+				continue
+			}
+			switch key {
+			case "kernel":
+				c.Kernel = val
+			case "initramfs":
+				c.Initramfs = val
+			case "socket":
+				c.Socket = val
+			}
+		case "cmdline_extra":
+			if strings.Contains(val, "ramwipe.action=") {
+				bad("cmdline_extra: ramwipe.action is set by ramwiped for each wipe; leave it out")
+				continue
+			}
+			c.CmdlineExtra = val
+		case "group":
+			if val == "" || strings.ContainsAny(val, " :/") {
+				bad("group = %q: want a group name such as ramwipe", val)
+				continue
+			}
+			c.Group = val
+		case "lock_kexec":
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				bad("lock_kexec = %q: want true or false", val)
+				continue
+			}
+			c.LockKexec = b
+		case "key_deadline_ms":
+			v, err := strconv.Atoi(val)
+			if err != nil || v < 10 || v > 60000 {
+				bad("key_deadline_ms = %q: want a number of milliseconds from 10 to 60000", val)
+				continue
+			}
+			c.KeyDeadlineMS = v
+		default:
+			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms)", key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return c, errors.Join(errs...)
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	good := `# ramwipe.conf
+kernel = /boot/vmlinuz-6.1.0-56-amd64
+  initramfs=/usr/lib/ramwipe/ramwipe-initramfs.cpio
+cmdline_extra = ramwipe.quiet
+
+group = wheel
+lock_kexec = true
+key_deadline_ms = 500
+`
+	c, err := ParseConfig("ramwipe.conf", []byte(good), DefaultConfig())
+	require.NoError(t, err)
+	want := DefaultConfig()
+	want.Kernel = "/boot/vmlinuz-6.1.0-56-amd64"
+	want.CmdlineExtra = "ramwipe.quiet"
+	want.Group = "wheel"
+	want.LockKexec = true
+	want.KeyDeadlineMS = 500
+	assert.Equal(t, want, c)
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"kernel = vmlinuz", "f:1: kernel = \"vmlinuz\": want an absolute path"},
+		{"\n\nbogus", "f:3: \"bogus\" is not a setting"},
+		{"colour = red", "f:1: unknown setting \"colour\""},
+		{"group = a b", "f:1: group = \"a b\""},
+		{"lock_kexec = maybe", "f:1: lock_kexec = \"maybe\": want true or false"},
+		{"key_deadline_ms = 0", "f:1: key_deadline_ms"},
+		{"cmdline_extra = ramwipe.action=reboot", "f:1: cmdline_extra: ramwipe.action is set by ramwiped"},
+		{"group = a\ngroup = b", "f:2: group is set again (first on line 1)"},
+		{"= x", "f:1: \"= x\" is not a setting"},
+		{strings.Repeat("#", maxConfig+1), "at most"},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig("f", []byte(tt.in), DefaultConfig())
+		assert.ErrorContains(t, err, tt.want, "ParseConfig(%q)", tt.in)
+	}
+}
+
+func TestParseConfigReportsEveryError(t *testing.T) {
+	_, err := ParseConfig("f", []byte("a = 1\nkernel = x\n"), DefaultConfig())
+	assert.ErrorContains(t, err, "f:1:")
+	assert.ErrorContains(t, err, "f:2:")
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add("kernel = /boot/vmlinuz\ngroup = ramwipe\n")
+	f.Add("# c\n\nlock_kexec=1\nkey_deadline_ms=10")
+	f.Add("cmdline_extra = ramwipe.quiet quiet\nsocket=/run/x.sock")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseConfig("f", []byte(s), DefaultConfig())
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f:") {
+				t.Fatalf("error without file:line: %v", err)
+			}
+			return
+		}
+		for _, p := range []string{c.Initramfs, c.Socket} {
+			if !strings.HasPrefix(p, "/") {
+				t.Fatalf("accepted a relative path %q from %q", p, s)
+			}
+		}
+		if c.KeyDeadlineMS < 10 || strings.Contains(c.CmdlineExtra, "ramwipe.action=") {
+			t.Fatalf("accepted %+v from %q", c, s)
+		}
+	})
+}

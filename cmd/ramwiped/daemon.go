@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ramwipe/ramwipe/wipe"
+	"github.com/ramwipe/ramwipe/wipe/kexec"
+)
+
+// Status is what `ramwipe status` shows.
+type Status struct {
+	// State is "armed", "degraded" or "dry-run".
+	State string `json:"state"`
+	// Why explains a degraded or dry-run state and says what to do.
+	Why          string    `json:"why,omitempty"`
+	Kernel       string    `json:"kernel"`
+	Initramfs    string    `json:"initramfs"`
+	Cmdline      string    `json:"cmdline"`
+	CryptDevices []string  `json:"crypt_devices"`
+	Triggers     []string  `json:"triggers"`
+	KexecLocked  bool      `json:"kexec_locked"`
+	ArmedAt      time.Time `json:"armed_at"`
+	LastError    string    `json:"last_error,omitempty"`
+}
+
+// Platform is the machine-facing side of arming; tests fake it.
+type Platform interface {
+	// RunningKernel is the image of the running kernel (/boot/vmlinuz-$(uname -r)).
+	RunningKernel() (string, error)
+	// Consoles are the console= parameters of the running kernel.
+	Consoles() []string
+	LoadKexec(img kexec.Image) error
+	KexecLoaded() (bool, error)
+	LockMemory() error
+	LockKexec() error
+	ReadFile(name string) ([]byte, error)
+	// KeyEraser and KeyringSweeper open what the panic path needs now.
+	KeyEraser() (wipe.KeyEraser, []string, error)
+	KeyringSweeper() (wipe.KeyringSweeper, error)
+	Machine() wipe.Machine
+	// Mark opens the sink for panic-step marks (/dev/kmsg).
+	Mark() (func(step string), error)
+}
+
+// daemon holds ramwiped's state; it is built by run and lives until exit.
+type daemon struct {
+	cfg   Config
+	plat  Platform
+	logf  func(string, ...any)
+	armed bool // --armed: really wipe on a trigger
+
+	mu     sync.Mutex
+	status Status
+	seq    wipe.Sequence
+	once   sync.Once
+}
+
+// arm prepares everything the panic path needs. It never fails: what goes
+// wrong is recorded in the status (degraded), and a panic then erases the
+// keys and powers off.
+func (d *daemon) arm() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := Status{Initramfs: d.cfg.Initramfs, Kernel: d.cfg.Kernel, Triggers: []string{"cli"}, ArmedAt: time.Now()}
+	var problems []string
+	problem := func(format string, args ...any) {
+		p := fmt.Sprintf(format, args...)
+		problems = append(problems, p)
+		d.logf("arming: %s", p)
+	}
+
+	if !d.armed {
+		st.State = "dry-run"
+		st.Why = "started without --armed: a trigger only logs what it would do; start ramwiped --armed to protect this machine"
+		d.status = st
+		d.logf("dry run: not loading a wipe image, not touching dm-crypt; triggers are only logged")
+		return
+	}
+
+	if st.Kernel == "" {
+		k, err := d.plat.RunningKernel()
+		if err != nil {
+			problem("find the running kernel's image: %v (set kernel = in ramwipe.conf)", err)
+		}
+		st.Kernel = k
+	}
+	contract, err := d.plat.ReadFile(strings.TrimSuffix(d.cfg.Initramfs, ".cpio") + ".cmdline")
+	if err != nil {
+		problem("read the wipe image's command line: %v (reinstall ramwipe)", err)
+	}
+	fields := append(d.plat.Consoles(), strings.Fields(string(contract))...)
+	fields = append(fields, "ramwipe.action=poweroff")
+	fields = append(fields, strings.Fields(d.cfg.CmdlineExtra)...)
+	st.Cmdline = strings.Join(fields, " ")
+
+	loaded := false
+	if st.Kernel != "" && len(problems) == 0 {
+		if err := d.plat.LoadKexec(kexec.Image{Kernel: st.Kernel, Initrd: d.cfg.Initramfs, Cmdline: st.Cmdline}); err != nil {
+			problem("%v", err)
+		} else if ok, err := d.plat.KexecLoaded(); err != nil || !ok {
+			problem("kexec_file_load succeeded but /sys/kernel/kexec_loaded is not 1 (%v)", err)
+		} else {
+			loaded = true
+		}
+	}
+	if err := d.plat.LockMemory(); err != nil {
+		problem("mlockall: %v (the panic path may page from a suspended disk)", err)
+	}
+	keys, devs, err := d.plat.KeyEraser()
+	if err != nil {
+		problem("open device-mapper: %v (dm-crypt keys cannot be erased)", err)
+	}
+	st.CryptDevices = devs
+	keyring, err := d.plat.KeyringSweeper()
+	if err != nil {
+		problem("keyring: %v", err)
+	}
+	mark, err := d.plat.Mark()
+	if err != nil {
+		d.logf("arming: /dev/kmsg: %v (panic steps will not be timed)", err)
+	}
+	if loaded && d.cfg.LockKexec {
+		if err := d.plat.LockKexec(); err != nil {
+			problem("kernel.kexec_load_disabled=1: %v", err)
+		} else {
+			st.KexecLocked = true
+		}
+	}
+	d.seq = wipe.Sequence{
+		Keys: keys, Keyring: keyring, Machine: d.plat.Machine(), Armed: loaded,
+		KeyDeadline: time.Duration(d.cfg.KeyDeadlineMS) * time.Millisecond, Mark: mark,
+	}
+	switch {
+	case !loaded:
+		st.State = "degraded"
+		st.Why = "NO WIPE IMAGE LOADED: a panic erases the dm-crypt keys and powers off, but memory is not overwritten. " + strings.Join(problems, "; ")
+	case len(problems) > 0:
+		st.State = "degraded"
+		st.Why = strings.Join(problems, "; ")
+	default:
+		st.State = "armed"
+	}
+	if len(problems) > 0 {
+		st.LastError = problems[len(problems)-1]
+	}
+	d.status = st
+	d.logf("state %s: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
+}
+
+func whySuffix(why string) string {
+	if why == "" {
+		return ""
+	}
+	return ": " + why
+}
+
+// Status returns the current status as JSON.
+func (d *daemon) Status() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, _ := json.Marshal(d.status)
+	return string(b)
+}
+
+// Panic runs the panic sequence once; a second trigger while it runs
+// changes nothing. It returns only if even powering off failed, or at once
+// in a dry run.
+func (d *daemon) Panic(source string) error {
+	if !d.armed {
+		d.logf("dry run: %s trigger — would erase the dm-crypt keys and wipe memory now", source)
+		return nil
+	}
+	err := errors.New("a panic is already running")
+	d.once.Do(func() {
+		// No logging before the keys are gone: journald may write to disk.
+		err = d.seq.Run(context.Background())
+	})
+	d.mu.Lock()
+	d.status.LastError = fmt.Sprint(err)
+	d.mu.Unlock()
+	return err
+}
+
+// Test rehearses a trigger: it reports, and wipes nothing.
+func (d *daemon) Test(trigger string) string {
+	d.logf("test: %s trigger seen — would wipe now (nothing wiped)", trigger)
+	return trigger + " trigger seen — would wipe now; nothing was wiped"
+}
