@@ -1,13 +1,38 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+
 	"github.com/ramwipe/ramwipe/wipe"
+	"github.com/ramwipe/ramwipe/wipe/dmcrypt"
+	"github.com/ramwipe/ramwipe/wipe/keyring"
 )
 
-// openKeyEraser opens device-mapper for the panic path.
-// TODO(issue 3): wire wipe/dmcrypt once it lands.
-func openKeyEraser() (wipe.KeyEraser, []string, error) { return nil, nil, nil }
+var _ wipe.KeyEraser = (*dmcrypt.Eraser)(nil)
 
-// openKeyringSweeper prepares the keyring sweep.
-// TODO(issue 3): wire wipe/keyring once it lands.
-func openKeyringSweeper() (wipe.KeyringSweeper, error) { return nil, nil }
+// openKeyEraser opens device-mapper for the panic path and lists the crypt
+// devices. Without /dev/mapper/control there is no dm-crypt device to erase.
+func openKeyEraser() (wipe.KeyEraser, []string, error) {
+	e, err := dmcrypt.Open()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	devs, err := e.Devices()
+	return e, dmcrypt.Names(devs), err
+}
+
+// sweeper adapts keyring.Sweeper to the panic sequence.
+type sweeper struct{ s *keyring.Sweeper }
+
+func (s sweeper) Sweep() error {
+	_, err := s.s.Sweep()
+	return err
+}
+
+func openKeyringSweeper() (wipe.KeyringSweeper, error) {
+	return sweeper{&keyring.Sweeper{}}, nil
+}

@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -52,10 +53,11 @@ func poweroff() {
 }
 
 type config struct {
-	nonce uint32
-	plant int // percent of MemTotal
-	procs int
-	crypt bool // open the LUKS2 volume in /lab/crypt
+	nonce  uint32
+	plant  int // percent of MemTotal
+	procs  int
+	crypt  bool // open the LUKS2 volume in /lab/crypt
+	daemon bool // arm with /sbin/ramwiped --armed instead of loading kexec here
 }
 
 func parseCmdline(s string) config {
@@ -72,6 +74,8 @@ func parseCmdline(s string) config {
 			c.procs = max(int(n), 1)
 		case "lab.crypt":
 			c.crypt = n == 1
+		case "lab.daemon":
+			c.daemon = n == 1
 		}
 	}
 	return c
@@ -95,15 +99,17 @@ func run() error {
 	fmt.Printf("LAB AGENT up nonce=%#x\n", cfg.nonce)
 
 	// Arm first, as ramwiped does at boot, before any secret exists.
-	wipeCmdline, err := os.ReadFile("/lab/wipe.cmdline")
-	if err != nil {
-		return err
+	if !cfg.daemon {
+		wipeCmdline, err := os.ReadFile("/lab/wipe.cmdline")
+		if err != nil {
+			return err
+		}
+		img := kexec.Image{Kernel: "/lab/vmlinuz", Initrd: "/lab/wipe.cpio", Cmdline: "console=ttyS0 " + strings.TrimSpace(string(wipeCmdline))}
+		if err := kexec.Load(img); err != nil {
+			return err
+		}
+		fmt.Printf("LAB ARMED %s\n", img.Cmdline)
 	}
-	img := kexec.Image{Kernel: "/lab/vmlinuz", Initrd: "/lab/wipe.cpio", Cmdline: "console=ttyS0 " + strings.TrimSpace(string(wipeCmdline))}
-	if err := kexec.Load(img); err != nil {
-		return err
-	}
-	fmt.Printf("LAB ARMED %s\n", img.Cmdline)
 
 	counts, err := plant(cfg)
 	if err != nil {
@@ -115,6 +121,13 @@ func run() error {
 			return err
 		}
 		counts[canary.Disk] = n
+	}
+	if cfg.daemon {
+		// After the crypt volume is open, as on a real host where
+		// ramwiped starts after cryptsetup.
+		if err := startDaemon(); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("LAB READY anon=%d file=%d pipe=%d sock=%d disk=%d\n", counts[canary.Anon], counts[canary.File], counts[canary.Pipe], counts[canary.Sock], counts[canary.Disk])
 	if iomem, err := os.ReadFile("/proc/iomem"); err == nil {
@@ -133,6 +146,10 @@ func run() error {
 		case "kexec":
 			fmt.Println("LAB KEXEC")
 			return kexec.Exec()
+		case "panic":
+			fmt.Println("LAB PANIC")
+			out, err := exec.Command("/sbin/ramwipe", "panic").CombinedOutput()
+			fmt.Printf("LAB PANIC RETURNED %v: %s\n", err, out)
 		case "poweroff":
 			poweroff()
 		}
