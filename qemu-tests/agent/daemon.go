@@ -8,12 +8,11 @@ import (
 	"time"
 )
 
-// startDaemon starts ramwiped as a real host would (armed, the lab kernel as
-// "the running kernel", the wipe image from /lab) and waits until it says
+// startDaemon starts ramwiped as a real host would (armed; the kernel named
+// in /lab/ramwipe.conf, the wipe image from /lab) and waits until it says
 // what state it armed in. Its log goes to the console, prefixed.
 func startDaemon() error {
-	cmd := exec.Command("/sbin/ramwiped", "--armed", "--config", "/lab/ramwipe.conf",
-		"--kernel", "/lab/vmlinuz", "--initramfs", "/lab/wipe.cpio")
+	cmd := exec.Command("/sbin/ramwiped", "--armed", "--config", "/lab/ramwipe.conf", "--initramfs", "/lab/wipe.cpio")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -21,15 +20,20 @@ func startDaemon() error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start ramwiped: %w", err)
 	}
+	// The state line comes first; "ready" once the control socket listens.
 	state := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		armed := ""
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Printf("ramwiped| %s\n", line)
 			if i := strings.Index(line, "msg=\"state "); i >= 0 {
+				armed = strings.Fields(line[i+len("msg=\"state "):])[0]
+			}
+			if strings.Contains(line, "msg=ready") {
 				select {
-				case state <- strings.Fields(line[i+len("msg=\"state "):])[0]:
+				case state <- armed:
 				default:
 				}
 			}

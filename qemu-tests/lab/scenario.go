@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"context"
 	"encoding/base64"
@@ -30,6 +31,9 @@ const (
 	ExpectKept
 	// ExpectPowerOff: only that the guest powers off by itself.
 	ExpectPowerOff
+	// ExpectKeysErased: no wipe (the daemon is degraded), but the key
+	// erase must have removed the dm-crypt key schedules.
+	ExpectKeysErased
 )
 
 // Scenario is one lab run.
@@ -50,6 +54,16 @@ type Scenario struct {
 	// Key, if set, is the volume key of the LUKS2 volume the guest opens
 	// (lab.crypt=1): the dumps are searched for it.
 	Key []byte
+	// Daemon makes the guest arm with ramwiped (lab.daemon=1); DaemonState
+	// is the state it must report ("armed", "degraded").
+	Daemon      bool
+	DaemonState string
+	// Trigger is the console command that fires the wipe: "kexec" (the
+	// agent kexecs itself) or "panic" (ramwipe panic).
+	Trigger string
+	// Plant is the percentage of RAM planted as anonymous canaries
+	// (default 60).
+	Plant int
 }
 
 // Timings of a run, in seconds.
@@ -81,23 +95,29 @@ type Record struct {
 	Summary    string   `json:"wipe_summary,omitempty"`
 	FillMiB    uint64   `json:"fill_mib"`
 	Timings    Timings  `json:"timings"`
+	Daemon     string   `json:"daemon_state,omitempty"`
+	Panic      *Panic   `json:"panic,omitempty"`
 	KeyPre     *KeyScan `json:"key_pre,omitempty"`
 	KeyPost    *KeyScan `json:"key_post,omitempty"`
 	Pass       bool     `json:"pass"`
 	Failures   []string `json:"failures,omitempty"`
+
+	expectDaemon string
 }
 
 var (
 	readyRE   = regexp.MustCompile(`^LAB READY anon=(\d+) file=(\d+) pipe=(\d+) sock=(\d+) disk=(\d+)`)
 	iomemRE   = regexp.MustCompile(`^LAB IOMEM ([0-9a-f]+)-([0-9a-f]+) (.*)$`)
 	kimageRE  = regexp.MustCompile(`ramwipe: kernel image 0x([0-9a-f]+)-0x([0-9a-f]+)`)
+	daemonRE  = regexp.MustCompile(`^LAB DAEMON (\S+)`)
+	markRE    = regexp.MustCompile(`^\[\s*(\d+\.\d+)\] ramwipe: panic step (\S+)`)
 	summaryRE = regexp.MustCompile(`ramwipe: overwrote (\d+) MiB of \d+ MiB free in ([0-9.a-zµ]+) `)
 )
 
 // Run runs the scenario and judges it. Errors of the lab itself (QEMU would
 // not start, the guest never got ready) are failures of the record too.
 func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
-	rec = Record{Name: sc.Name, MemMiB: sc.MemMiB, SMP: sc.SMP, Cmdline: sc.Cmdline, Expect: sc.Expect.String(), Nonce: rand.Uint32() | 1}
+	rec = Record{expectDaemon: sc.DaemonState, Name: sc.Name, MemMiB: sc.MemMiB, SMP: sc.SMP, Cmdline: sc.Cmdline, Expect: sc.Expect.String(), Nonce: rand.Uint32() | 1}
 	start := time.Now()
 	defer func() { rec.Timings.Total = time.Since(start).Seconds() }()
 	fail := func(format string, args ...any) {
@@ -108,7 +128,8 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	vm, err := StartVM(ctx, VMConfig{
 		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console,
-		Append: fmt.Sprintf("console=ttyS0 loglevel=4 panic=-1 nokaslr lab.nonce=%d lab.plant=60 lab.procs=4 lab.crypt=%d", rec.Nonce, b2i(sc.Key != nil)),
+		// loglevel=5: ramwiped's panic-step marks (KERN_WARNING) reach the console.
+		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon)),
 	})
 	if err != nil {
 		fail("start guest: %v", err)
@@ -162,9 +183,13 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	}
 
 	// The trigger.
+	trigger := sc.Trigger
+	if trigger == "" {
+		trigger = "kexec"
+	}
 	kexecAt := time.Now()
-	if err := vm.Send("kexec"); err != nil {
-		fail("send kexec: %v", err)
+	if err := vm.Send(trigger); err != nil {
+		fail("send %s: %v", trigger, err)
 		return rec
 	}
 	shutdown := make(chan string, 1)
@@ -194,7 +219,11 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		fail("guest stopped with %q, not a power-off", rec.Shutdown)
 		rec.PoweredOff = false
 	}
+	rec.Panic = parsePanic(vm.Lines())
 	for _, l := range vm.Lines() {
+		if m := daemonRE.FindStringSubmatch(l.Text); m != nil {
+			rec.Daemon = m[1]
+		}
 		if l.At.Before(kexecAt) {
 			continue
 		}
@@ -271,11 +300,53 @@ func (rec *Record) judge(fail func(string, ...any)) {
 		if k := rec.KeyPost; k != nil && k.Schedules == 0 {
 			fail("negative control: aeskeyfind found no key schedule after a run without wipe: the lab cannot see a surviving key")
 		}
+	case ExpectKeysErased.String():
+		if k := rec.KeyPost; k == nil || k.Schedules > 0 {
+			fail("keys only: the dm-crypt key schedules survived the key erase (%+v)", k)
+		}
+	}
+	if rec.expectDaemon != "" && rec.Daemon != rec.expectDaemon {
+		fail("ramwiped reported state %q before the trigger, want %q", rec.Daemon, rec.expectDaemon)
 	}
 	if !rec.PoweredOff {
 		fail("the guest did not power off by itself")
 	}
 	rec.Pass = len(rec.Failures) == 0
+}
+
+// Panic is the guest-clock timeline of a panic, from ramwiped's kmsg marks.
+type Panic struct {
+	// TriggerToKeysMS: from the trigger received to every dm-crypt key erased.
+	TriggerToKeysMS float64 `json:"trigger_to_keys_wiped_ms"`
+	// TriggerToKexecMS: from the trigger received to reboot(KEXEC) issued
+	// (or to the power-off, in a degraded run).
+	TriggerToKexecMS float64  `json:"trigger_to_kexec_ms"`
+	Steps            []string `json:"steps"`
+}
+
+func parsePanic(lines []Line) *Panic {
+	at := map[string]float64{}
+	var p Panic
+	for _, l := range lines {
+		if m := markRE.FindStringSubmatch(l.Text); m != nil {
+			t, _ := strconv.ParseFloat(m[1], 64)
+			at[m[2]] = t
+			p.Steps = append(p.Steps, m[2])
+		}
+	}
+	t0, ok := at["trigger"]
+	if !ok {
+		return nil
+	}
+	if t, ok := at["keys-wiped"]; ok {
+		p.TriggerToKeysMS = 1000 * (t - t0)
+	}
+	if t, ok := at["kexec"]; ok {
+		p.TriggerToKexecMS = 1000 * (t - t0)
+	} else if t, ok := at["poweroff"]; ok {
+		p.TriggerToKexecMS = 1000 * (t - t0)
+	}
+	return &p
 }
 
 func (e Expect) String() string {
@@ -288,6 +359,8 @@ func (e Expect) String() string {
 		return "kept (negative control)"
 	case ExpectPowerOff:
 		return "powers off"
+	case ExpectKeysErased:
+		return "keys erased, no wipe"
 	}
 	return "?"
 }

@@ -41,6 +41,10 @@ type variant struct {
 	cmdline string // the wipe kernel's command line (beyond console=)
 	expect  lab.Expect
 	crypt   bool // the guest opens a LUKS2 volume with a known key
+	// daemon: the guest arms with ramwiped --armed and this ramwipe.conf,
+	// must report state, and is triggered with `ramwipe panic`.
+	daemon string
+	state  string
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -59,16 +63,20 @@ func variants(contract string) []variant {
 	}
 	userspace := without("memtest=1", "init_on_free=1")
 	return []variant{
-		{"default", false, contract + " ramwipe.heldmap", lab.ExpectWiped, false},
-		{"userspace-only", false, userspace + " ramwipe.heldmap", lab.ExpectMeasured, false},
-		{"memtest-only", false, without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured, false},
-		{"init_on_free-only", false, without("memtest=1") + " ramwipe.heldmap ramwipe.skip", lab.ExpectMeasured, false},
-		{"no-wipe", true, "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept, false},
-		{"fill-fails", true, contract + " ramwipe.lab=fail-fill", lab.ExpectPowerOff, false},
-		{"fill-hangs", true, userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", lab.ExpectPowerOff, false},
-		{"init-panics", true, userspace + " ramwipe.lab=panic", lab.ExpectPowerOff, false},
-		{"crypt-wipe", false, contract, lab.ExpectWiped, true},
-		{"crypt-no-wipe", true, "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", lab.ExpectKept, true},
+		{name: "default", labInit: false, cmdline: contract + " ramwipe.heldmap", expect: lab.ExpectWiped, crypt: false},
+		{name: "userspace-only", labInit: false, cmdline: userspace + " ramwipe.heldmap", expect: lab.ExpectMeasured, crypt: false},
+		{name: "memtest-only", labInit: false, cmdline: without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false},
+		{name: "init_on_free-only", labInit: false, cmdline: without("memtest=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false},
+		{name: "no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: false},
+		{name: "fill-fails", labInit: true, cmdline: contract + " ramwipe.lab=fail-fill", expect: lab.ExpectPowerOff, crypt: false},
+		{name: "fill-hangs", labInit: true, cmdline: userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", expect: lab.ExpectPowerOff, crypt: false},
+		{name: "init-panics", labInit: true, cmdline: userspace + " ramwipe.lab=panic", expect: lab.ExpectPowerOff, crypt: false},
+		{name: "crypt-wipe", labInit: false, cmdline: contract, expect: lab.ExpectWiped, crypt: true},
+		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed"},
+		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true,
+			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
+		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true},
 	}
 }
 
@@ -131,12 +139,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	abs, _ := filepath.Abs(*out)
 
-	// The lab's own binaries: the guest agent and the lab build of the /init.
+	// The lab's own binaries: the guest agent, the lab build of the /init,
+	// and ramwiped and ramwipe as a host installs them.
 	agent := filepath.Join(abs, "agent")
 	labInit := filepath.Join(abs, "wipeinit-lab")
+	daemonBin, cliBin := filepath.Join(abs, "ramwiped"), filepath.Join(abs, "ramwipe")
 	for _, b := range []struct{ out, pkg, tags string }{
 		{agent, "./qemu-tests/agent", ""},
 		{labInit, "./initramfs/wipeinit", "lab"},
+		{daemonBin, "./cmd/ramwiped", ""},
+		{cliBin, "./cmd/ramwipe", ""},
 	} {
 		if err := goBuild(b.out, b.pkg, b.tags); err != nil {
 			return err
@@ -173,6 +185,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
+		if p.v.daemon != "" {
+			for _, f := range []struct{ name, src string }{{"sbin/ramwiped", daemonBin}, {"sbin/ramwipe", cliBin}} {
+				b, err := os.ReadFile(f.src)
+				if err != nil {
+					return err
+				}
+				extra = append(extra, initramfs.File{Name: f.name, Data: b, Mode: 0o755})
+			}
+			extra = append(extra, initramfs.File{Name: "lab/ramwipe.conf", Data: []byte(p.v.daemon), Mode: 0o644})
+		}
 		initrd := filepath.Join(abs, "guest-"+strings.ReplaceAll(name, "/", "-")+".cpio")
 		if err := writeGuest(initrd, agentBin, vmlinuz, wipeImage, p.v.cmdline, extra); err != nil {
 			return err
@@ -194,6 +216,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rec := lab.Scenario{
 			Name: name, MemMiB: p.s.mem, SMP: p.s.smp, Kernel: kernel, Initrd: initrd,
 			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM, Key: key,
+			// With ramwiped locked in RAM and the crypt volume open, a 512 MiB
+			// guest has room for 45 % of canaries, not 60 %.
+			Plant:  map[bool]int{true: 45, false: 60}[p.v.daemon != ""],
+			Daemon: p.v.daemon != "", DaemonState: p.v.state, Trigger: map[bool]string{true: "panic", false: "kexec"}[p.v.daemon != ""],
 		}.Run(ctx, abs)
 		logf.Close()
 		os.Remove(initrd)

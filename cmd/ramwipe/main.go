@@ -1,0 +1,121 @@
+// Command ramwipe talks to ramwiped:
+//
+//	ramwipe status          show whether this machine is armed (exit 0 only if armed)
+//	ramwipe panic           erase the disk keys and wipe memory NOW
+//	ramwipe test TRIGGER    rehearse: the daemon says it would wipe, and wipes nothing
+//
+// Root and members of the group named in ramwipe.conf may use it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ramwipe/ramwipe/trigger/control"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: ramwipe [-socket PATH] status | panic | test TRIGGER`
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitNotArmed  = 1 // status: dry run or degraded
+	exitFailed    = 2 // the daemon said no, or is not there
+	exitUsageCode = 64
+)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ramwipe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", "/run/ramwipe/control.sock", "ramwiped's control socket")
+	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return exitUsageCode
+	}
+	var req control.Request
+	switch a := fs.Args(); {
+	case len(a) == 1 && (a[0] == "status" || a[0] == "panic"):
+		req = control.Request{Command: a[0]}
+	case len(a) == 2 && a[0] == "test":
+		req = control.Request{Command: "test", Arg: a[1]}
+	default:
+		fmt.Fprintln(stderr, usage)
+		return exitUsageCode
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	reply, err := control.Do(ctx, *socket, req)
+	if err != nil {
+		if req.Command == "panic" && errors.Is(err, io.EOF) {
+			// The machine went down before the daemon could answer.
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ramwipe: %v\n", err)
+		return exitFailed
+	}
+	if !reply.OK {
+		fmt.Fprintf(stderr, "ramwipe: %s\n", reply.Text)
+		return exitFailed
+	}
+	if req.Command != "status" {
+		fmt.Fprintln(stdout, reply.Text)
+		return exitOK
+	}
+	return printStatus(stdout, stderr, reply.Text)
+}
+
+// status mirrors ramwiped's Status JSON.
+type status struct {
+	State        string    `json:"state"`
+	Why          string    `json:"why"`
+	Kernel       string    `json:"kernel"`
+	Initramfs    string    `json:"initramfs"`
+	Cmdline      string    `json:"cmdline"`
+	CryptDevices []string  `json:"crypt_devices"`
+	Triggers     []string  `json:"triggers"`
+	KexecLocked  bool      `json:"kexec_locked"`
+	ArmedAt      time.Time `json:"armed_at"`
+	LastError    string    `json:"last_error"`
+}
+
+func printStatus(stdout, stderr io.Writer, text string) int {
+	var s status
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		fmt.Fprintf(stderr, "ramwipe: status from ramwiped does not parse: %v\n", err)
+		return exitFailed
+	}
+	state := strings.ToUpper(s.State)
+	fmt.Fprintf(stdout, "state:          %s\n", state)
+	if s.Why != "" {
+		fmt.Fprintf(stdout, "why:            %s\n", s.Why)
+	}
+	fmt.Fprintf(stdout, "kernel:         %s\n", s.Kernel)
+	fmt.Fprintf(stdout, "wipe image:     %s\n", s.Initramfs)
+	fmt.Fprintf(stdout, "command line:   %s\n", s.Cmdline)
+	devs := strings.Join(s.CryptDevices, ", ")
+	if devs == "" {
+		devs = "none"
+	}
+	fmt.Fprintf(stdout, "crypt devices:  %s\n", devs)
+	fmt.Fprintf(stdout, "triggers:       %s\n", strings.Join(s.Triggers, ", "))
+	fmt.Fprintf(stdout, "kexec locked:   %v\n", s.KexecLocked)
+	fmt.Fprintf(stdout, "since:          %s\n", s.ArmedAt.Format(time.RFC3339))
+	if s.LastError != "" {
+		fmt.Fprintf(stdout, "last error:     %s\n", s.LastError)
+	}
+	if s.State != "armed" {
+		return exitNotArmed
+	}
+	return exitOK
+}
