@@ -56,6 +56,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	reply, err := control.Do(ctx, *socket, req)
+	for err == nil && reply.Busy() && ctx.Err() == nil {
+		// Every slot is taken (a stuck client): a panic must still get in.
+		time.Sleep(50 * time.Millisecond)
+		reply, err = control.Do(ctx, *socket, req)
+	}
 	if err != nil {
 		if req.Command == "panic" && errors.Is(err, io.EOF) {
 			// The machine went down before the daemon could answer.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/ramwipe/ramwipe/trigger/hotkey"
 )
 
 // Config is ramwiped's configuration: the file, then flags on top.
@@ -28,6 +30,9 @@ type Config struct {
 	LockKexec bool
 	// KeyDeadline bounds the dm-crypt key erase, in milliseconds.
 	KeyDeadlineMS int
+	// Hotkey is the panic chord (see package trigger/hotkey); "off"
+	// disables the hotkey.
+	Hotkey string
 }
 
 // DefaultConfig is the configuration with no file and no flags.
@@ -37,6 +42,7 @@ func DefaultConfig() Config {
 		Socket:        "/run/ramwipe/control.sock",
 		Group:         "ramwipe",
 		KeyDeadlineMS: 2000,
+		Hotkey:        hotkey.DefaultChord,
 	}
 }
 
@@ -117,8 +123,16 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				continue
 			}
 			c.KeyDeadlineMS = v
+		case "hotkey":
+			if val != "off" {
+				if _, err := hotkey.ParseChord(val); err != nil {
+					bad("hotkey = %q: %v", val, err)
+					continue
+				}
+			}
+			c.Hotkey = val
 		default:
-			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms)", key)
+			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey)", key)
 		}
 	}
 	if err := sc.Err(); err != nil {

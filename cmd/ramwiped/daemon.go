@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,7 +60,13 @@ type daemon struct {
 	status Status
 	seq    wipe.Sequence
 	once   sync.Once
+	// rehearse holds, per trigger, a rehearsal in progress: the next time
+	// that trigger fires it is reported on the channel instead of wiping.
+	rehearse map[string]chan struct{}
 }
+
+// rehearsalWindow is how long `ramwipe test TRIGGER` waits for the trigger.
+const rehearsalWindow = 30 * time.Second
 
 // arm prepares everything the panic path needs. It never fails: what goes
 // wrong is recorded in the status (degraded), and a panic then erases the
@@ -187,8 +194,62 @@ func (d *daemon) Panic(source string) error {
 	return err
 }
 
-// Test rehearses a trigger: it reports, and wipes nothing.
-func (d *daemon) Test(trigger string) string {
-	d.logf("test: %s trigger seen — would wipe now (nothing wiped)", trigger)
-	return trigger + " trigger seen — would wipe now; nothing was wiped"
+// Fire is called by a trigger (hotkey, boot medium). During a rehearsal of
+// that trigger it reports instead of wiping.
+func (d *daemon) Fire(trigger string) {
+	d.mu.Lock()
+	ch, rehearsing := d.rehearse[trigger]
+	if rehearsing {
+		delete(d.rehearse, trigger)
+	}
+	d.mu.Unlock()
+	if rehearsing {
+		close(ch)
+		return
+	}
+	_ = d.Panic(trigger)
+}
+
+// Test rehearses a trigger: for "cli" it answers at once; for the others it
+// waits until the trigger fires (or ctx ends, or the rehearsal window
+// passes) and reports it. Nothing is wiped either way.
+func (d *daemon) Test(ctx context.Context, trigger string) (string, error) {
+	if trigger == "cli" {
+		d.logf("test: cli trigger seen — would wipe now (nothing wiped)")
+		return "cli trigger seen — would wipe now; nothing was wiped", nil
+	}
+	d.mu.Lock()
+	if !slices.Contains(d.status.Triggers, trigger) {
+		d.mu.Unlock()
+		return "", fmt.Errorf("trigger %q is not active (active: %s)", trigger, strings.Join(d.status.Triggers, ", "))
+	}
+	if d.rehearse == nil {
+		d.rehearse = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	d.rehearse[trigger] = ch
+	d.mu.Unlock()
+	d.logf("test: rehearsing the %s trigger for %v; it will not wipe", trigger, rehearsalWindow)
+	t := time.NewTimer(rehearsalWindow)
+	defer t.Stop()
+	select {
+	case <-ch:
+		d.logf("test: %s trigger seen — would wipe now (nothing wiped)", trigger)
+		return trigger + " trigger seen — would wipe now; nothing was wiped", nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	d.mu.Lock()
+	if d.rehearse[trigger] == ch {
+		delete(d.rehearse, trigger)
+	}
+	d.mu.Unlock()
+	return "", fmt.Errorf("no %s trigger within %v; nothing was wiped", trigger, rehearsalWindow)
+}
+
+// addTrigger records an active trigger for the status.
+func (d *daemon) addTrigger(name string) {
+	d.mu.Lock()
+	d.status.Triggers = append(d.status.Triggers, name)
+	d.mu.Unlock()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -129,7 +130,9 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	s := status(t, d)
 	assert.Equal(t, "dry-run", s.State)
 	assert.Contains(t, s.Why, "--armed")
-	assert.Contains(t, d.Test("hotkey"), "nothing was wiped")
+	got, err := d.Test(context.Background(), "cli")
+	require.NoError(t, err)
+	assert.Contains(t, got, "nothing was wiped")
 }
 
 func TestFlags(t *testing.T) {
@@ -153,3 +156,38 @@ func TestFlags(t *testing.T) {
 type discard struct{}
 
 func (*discard) Write(b []byte) (int, error) { return len(b), nil }
+
+func TestRehearsal(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	d.addTrigger("hotkey")
+	_, err := d.Test(context.Background(), "bootmedium")
+	assert.ErrorContains(t, err, "not active")
+
+	done := make(chan string)
+	go func() {
+		got, err := d.Test(context.Background(), "hotkey")
+		assert.NoError(t, err)
+		done <- got
+	}()
+	// Fire until the rehearsal has registered; each Fire before that would
+	// wipe, so wait for the registration instead.
+	for {
+		d.mu.Lock()
+		_, ok := d.rehearse["hotkey"]
+		d.mu.Unlock()
+		if ok {
+			break
+		}
+		runtime.Gosched()
+	}
+	d.Fire("hotkey")
+	assert.Contains(t, <-done, "hotkey trigger seen — would wipe now")
+	assert.NotContains(t, p.calls, "erase", "a rehearsal wipes nothing")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = d.Test(ctx, "hotkey")
+	assert.ErrorContains(t, err, "nothing was wiped")
+}

@@ -1,0 +1,84 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Do sends r to the daemon listening at path and returns its reply. An ERR
+// reply is a [Reply] with OK false, not an error: errors are for requests
+// that cannot be sent and replies that cannot be read. Do honours ctx's
+// deadline and cancellation at every step; without either it waits as
+// long as the daemon takes (after a panic request, possibly until the
+// machine is gone).
+func Do(ctx context.Context, path string, r Request) (Reply, error) {
+	if err := r.Validate(); err != nil {
+		return Reply{}, fmt.Errorf("ramwipe request: %w", err)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return Reply{}, fmt.Errorf("connect to ramwiped at %s: %w%s", path, err, dialHint(err))
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+
+	// A server that refuses a connection (busy, not authorized) may
+	// answer and close before reading: then the write fails, and the
+	// answer is there to read.
+	_, werr := c.Write(r.Marshal())
+	line, err := readLine(c, maxReplyLen)
+	switch {
+	case err == nil:
+	case werr != nil:
+		return Reply{}, fmt.Errorf("send %s to ramwiped at %s: %w", r, path, ctxErr(ctx, werr))
+	case errors.Is(err, errLineTooLong):
+		return Reply{}, fmt.Errorf("read reply from ramwiped at %s: longer than %d bytes", path, maxReplyLen)
+	case errors.Is(err, io.EOF):
+		return Reply{}, fmt.Errorf("read reply from ramwiped at %s: %w: it closed the connection without a reply", path, err)
+	default:
+		return Reply{}, fmt.Errorf("read reply from ramwiped at %s: %w", path, ctxErr(ctx, err))
+	}
+	rep, err := ParseReply(line)
+	if err != nil {
+		return Reply{}, fmt.Errorf("read reply from ramwiped at %s: %w", path, err)
+	}
+	return rep, nil
+}
+
+// ctxErr returns ctx's error in place of err if the deadlines that Do
+// derives from ctx cut err short.
+func ctxErr(ctx context.Context, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The socket's deadline can fire a moment before ctx's own.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// dialHint says what a failure to connect usually means.
+func dialHint(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
+		return " (is ramwiped running?)"
+	case errors.Is(err, syscall.EACCES):
+		return " (no permission to reach the socket)"
+	}
+	return ""
+}

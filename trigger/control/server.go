@@ -1,0 +1,439 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Peer is the process at the other end of a connection, as the kernel
+// recorded it when that process connected.
+type Peer struct {
+	PID      int32
+	UID, GID uint32
+	// Groups are the supplementary groups; nil if the kernel could not
+	// tell (before Linux 4.13).
+	Groups []uint32
+}
+
+// Handler serves one authorized request; reply text for OK, error for ERR.
+// It runs on the connection's goroutine, so several may run at once, and
+// ctx is cancelled when [Server.Serve] stops.
+type Handler func(ctx context.Context, p Peer, r Request) (string, error)
+
+// Server serves the control socket. Set its fields, call [Server.Listen],
+// then [Server.Serve], once.
+type Server struct {
+	// Path is the socket's path; its directory is created 0755 if missing.
+	Path string
+	// GID is the group whose members may use the socket besides root, as
+	// primary or supplementary group; -1 lets only root in. The caller
+	// resolves the group's name: the server reads no file per request.
+	GID int
+	// Handler serves authorized requests.
+	Handler Handler
+	// Logf receives refusals (with uid, gid, pid and command), bad
+	// requests, every request but status, and handler errors; nil
+	// discards.
+	Logf func(string, ...any)
+	// MaxConns bounds the connections from authorized peers being served
+	// at once; beyond it a connection is refused at once with a reply for
+	// which [Reply.Busy] is true. Connections from other users are bounded
+	// separately by the same number, so they cannot crowd out those who
+	// may panic. Zero or less means 16.
+	MaxConns int
+	// ReadTimeout bounds the time from accepting a connection to having
+	// its whole request line; zero or less means 2s.
+	ReadTimeout time.Duration
+
+	// peer reads a connection's credentials; nil means peerCredentials.
+	// Tests set it to play a user they are not.
+	peer func(*net.UnixConn) (Peer, error)
+
+	ln *net.UnixListener
+}
+
+const (
+	defaultMaxConns    = 16
+	defaultReadTimeout = 2 * time.Second
+	// writeTimeout bounds writing a reply: a client that does not read
+	// its reply does not hold its connection slot for long.
+	writeTimeout = 2 * time.Second
+	// refuseTimeout bounds writing a refusal from the accept loop, which
+	// writes to a fresh connection whose buffer is empty.
+	refuseTimeout = 100 * time.Millisecond
+	// maxSocketPath is sizeof(sockaddr_un.sun_path) less the final NUL.
+	maxSocketPath = 107
+	// busyPrefix starts the busy refusal; [Reply.Busy] looks for it.
+	busyPrefix = "busy:"
+)
+
+// errNoPeerGroups is wrapped by a credentials error that leaves the
+// supplementary groups unknown but the rest of [Peer] filled in.
+var errNoPeerGroups = errors.New("supplementary groups unknown (SO_PEERGROUPS needs Linux 4.13)")
+
+// errLineTooLong is readLine's error for a line longer than allowed.
+var errLineTooLong = errors.New("line too long")
+
+// errNoRequest means the client went away (or the server is stopping)
+// before sending anything: there is no one to answer.
+var errNoRequest = errors.New("no request")
+
+// Listen creates the socket at [Server.Path]: it creates the directory if
+// missing (and logs a warning if an existing one is writable by others),
+// removes a stale socket left by an earlier run (only a socket nobody
+// listens on; any other file at Path is an error), listens, and makes the
+// socket 0666: access is decided by the peer's credentials on each
+// connection, so that a refusal can say, and log, who tried.
+func (s *Server) Listen() error {
+	switch {
+	case s.ln != nil:
+		return fmt.Errorf("listen on control socket %s: already listening", s.Path)
+	case s.Path == "":
+		return errors.New("listen on control socket: Server.Path is empty")
+	case len(s.Path) > maxSocketPath:
+		return fmt.Errorf("listen on control socket %s: the path is %d bytes; a unix socket's is at most %d", s.Path, len(s.Path), maxSocketPath)
+	case s.GID < -1 || int64(s.GID) >= math.MaxUint32:
+		return fmt.Errorf("listen on control socket %s: Server.GID %d: want a group id, or -1 for root only", s.Path, s.GID)
+	}
+	dir := filepath.Dir(s.Path)
+	switch fi, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create control socket directory: %w", err)
+		}
+		// 0755 whatever the umask: others must reach the socket.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fmt.Errorf("create control socket directory: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("control socket directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("control socket directory %s: not a directory", dir)
+	case fi.Mode()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 && s.Logf != nil:
+		s.Logf("control: warning: %s is writable by others than its owner (mode %v): they could replace the socket", dir, fi.Mode().Perm())
+	}
+	if err := removeStale(s.Path); err != nil {
+		return err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.Path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("listen on control socket: %w", err)
+	}
+	if err := os.Chmod(s.Path, 0o666); err != nil {
+		ln.Close()
+		return fmt.Errorf("make control socket usable by all: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// removeStale removes the socket at path if nobody listens on it, and
+// refuses to touch anything else.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check for an old control socket: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("control socket %s: a %s is in the way; refusing to remove it (move it away, or set another socket path)", path, fileKind(fi.Mode()))
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: a process listens on it (is another ramwiped running?)", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("check whether the old control socket %s is stale: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale control socket: %w", err)
+	}
+	return nil
+}
+
+// fileKind names the type of a file for an error message.
+func fileKind(m fs.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return "regular file"
+	case fs.ModeDir:
+		return "directory"
+	case fs.ModeSymlink:
+		return "symbolic link"
+	case fs.ModeNamedPipe:
+		return "named pipe"
+	case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+		return "device"
+	}
+	return "file of mode " + m.String()
+}
+
+// Serve accepts connections until ctx is done, serving each on its own
+// goroutine: it reads the peer's credentials, refuses peers who are not
+// allowed, reads one request line within [Server.ReadTimeout], calls
+// [Server.Handler] and writes the reply. Once ctx is done Serve closes the
+// listener (which removes the socket file), cuts off connections still
+// reading their request, and returns nil when every connection goroutine has
+// returned: a Handler should return when its context is cancelled.
+// Serve returns an error without serving if [Server.Listen] did not
+// succeed first or [Server.Handler] is nil, and if accepting fails for
+// good.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		return errors.New("serve control socket: Server.Listen was not called, or failed")
+	}
+	ln := s.ln
+	defer ln.Close()
+	if s.Handler == nil {
+		return fmt.Errorf("serve control socket %s: Server.Handler is nil", s.Path)
+	}
+	maxConns := s.MaxConns
+	if maxConns <= 0 {
+		maxConns = defaultMaxConns
+	}
+	sv := &serving{
+		handler:     s.Handler,
+		logf:        s.Logf,
+		peer:        s.peer,
+		gid:         s.GID,
+		readTimeout: s.ReadTimeout,
+		maxConns:    maxConns,
+		allowed:     make(chan struct{}, maxConns),
+		refused:     make(chan struct{}, maxConns),
+	}
+	if sv.logf == nil {
+		sv.logf = func(string, ...any) {}
+	}
+	if sv.peer == nil {
+		sv.peer = peerCredentials
+	}
+	if sv.readTimeout <= 0 {
+		sv.readTimeout = defaultReadTimeout
+	}
+	defer sv.wg.Wait()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+
+	var delay time.Duration
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept on control socket %s: %w", s.Path, err)
+			}
+			// Out of file descriptors or memory, most likely: wait, as
+			// net/http does, rather than spin or give up.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			sv.logf("control: accept on %s: %v; retrying in %v", s.Path, err, delay)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+			continue
+		}
+		delay = 0
+		sv.dispatch(ctx, c)
+	}
+}
+
+// serving is the state of one [Server.Serve].
+type serving struct {
+	handler     Handler
+	logf        func(string, ...any)
+	peer        func(*net.UnixConn) (Peer, error)
+	gid         int
+	readTimeout time.Duration
+	maxConns    int
+	// allowed and refused are semaphores: a slot per connection being
+	// served, from authorized and from other peers.
+	allowed, refused chan struct{}
+	wg               sync.WaitGroup
+	warnedGroups     atomic.Bool
+}
+
+// dispatch decides, from c's credentials, whether c may have a slot, and
+// serves it on a new goroutine if so. It waits on no peer for longer than
+// refuseTimeout.
+func (sv *serving) dispatch(ctx context.Context, c *net.UnixConn) {
+	p, err := sv.peer(c)
+	if err != nil && !errors.Is(err, errNoPeerGroups) {
+		sv.logf("control: refused a connection: %v", err)
+		sv.refuse(c, "cannot read your credentials: "+err.Error())
+		return
+	}
+	if err != nil && !sv.warnedGroups.Swap(true) {
+		sv.logf("control: %v; only a peer's primary group counts", err)
+	}
+	ok := sv.authorized(p)
+	sem := sv.allowed
+	if !ok {
+		sem = sv.refused
+	}
+	select {
+	case sem <- struct{}{}:
+	default:
+		if ok {
+			sv.logf("control: busy: refused %s: already serving %d connections", who(p), sv.maxConns)
+			sv.refuse(c, fmt.Sprintf("%s ramwiped is already serving %d connections; try again", busyPrefix, sv.maxConns))
+		} else {
+			sv.logf("control: refused %s: not authorized (request not read: %d other refused connections open)", who(p), sv.maxConns)
+			sv.refuse(c, sv.notAuthorized(p))
+		}
+		return
+	}
+	sv.wg.Go(func() {
+		defer func() { <-sem }()
+		sv.serve(ctx, c, p, ok)
+	})
+}
+
+// authorized reports whether p may use the socket.
+func (sv *serving) authorized(p Peer) bool {
+	if p.UID == 0 {
+		return true
+	}
+	if sv.gid < 0 {
+		return false
+	}
+	g := uint32(sv.gid)
+	return p.GID == g || slices.Contains(p.Groups, g)
+}
+
+func (sv *serving) notAuthorized(p Peer) string {
+	if sv.gid < 0 {
+		return fmt.Sprintf("not authorized: uid %d is not root, and ramwiped lets only root use it", p.UID)
+	}
+	return fmt.Sprintf("not authorized: uid %d is not root and not in the group allowed to use ramwipe (ask an admin to add you)", p.UID)
+}
+
+// refuse answers c with an ERR line without reading, and closes it.
+func (sv *serving) refuse(c *net.UnixConn, text string) {
+	c.SetWriteDeadline(time.Now().Add(refuseTimeout))
+	c.Write(Reply{Text: text}.Marshal())
+	c.Close()
+}
+
+// serve serves connection c from peer p, who is authorized or not.
+func (sv *serving) serve(ctx context.Context, c *net.UnixConn, p Peer, authorized bool) {
+	defer c.Close()
+	// At shutdown, stop waiting for the request; a reply has its own
+	// deadline (writeTimeout).
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	c.SetReadDeadline(time.Now().Add(sv.readTimeout))
+	r, err := sv.readRequest(ctx, c)
+	if !authorized {
+		cmd := "(none)"
+		if err == nil {
+			cmd = strconv.Quote(r.String())
+		} else if !errors.Is(err, errNoRequest) {
+			cmd = "(invalid: " + err.Error() + ")"
+		}
+		sv.logf("control: refused %s command=%s: not authorized", who(p), cmd)
+		sv.reply(c, Reply{Text: sv.notAuthorized(p)})
+		return
+	}
+	if errors.Is(err, errNoRequest) {
+		return
+	}
+	if err != nil {
+		sv.logf("control: bad request from %s: %v", who(p), err)
+		sv.reply(c, Reply{Text: err.Error()})
+		return
+	}
+	if r.Command != CommandStatus {
+		sv.logf("control: %s from %s", r, who(p))
+	}
+	text, err := sv.handler(ctx, p, r)
+	if err != nil {
+		sv.logf("control: %s from %s failed: %v", r, who(p), err)
+		sv.reply(c, Reply{Text: err.Error()})
+		return
+	}
+	sv.reply(c, Reply{OK: true, Text: text})
+}
+
+// readRequest reads and parses one request line from c. Its errors are
+// meant for the client, except errNoRequest.
+func (sv *serving) readRequest(ctx context.Context, c *net.UnixConn) (Request, error) {
+	line, err := readLine(c, MaxRequestLen)
+	switch {
+	case err == nil:
+		return ParseRequest(line)
+	case errors.Is(err, errLineTooLong):
+		return Request{}, errRequestTooLong
+	case ctx.Err() != nil, errors.Is(err, io.EOF):
+		return Request{}, errNoRequest
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Request{}, errNoNewline
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return Request{}, fmt.Errorf("no complete request line within %v: send one line %s", sv.readTimeout, usage)
+	}
+	return Request{}, fmt.Errorf("read request: %w", err)
+}
+
+// reply writes r to c, within writeTimeout.
+func (sv *serving) reply(c *net.UnixConn, r Reply) {
+	c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.Write(r.Marshal()); err != nil {
+		sv.logf("control: write reply: %v", err)
+	}
+}
+
+// who describes p for logs.
+func who(p Peer) string {
+	return fmt.Sprintf("uid=%d gid=%d pid=%d", p.UID, p.GID, p.PID)
+}
+
+// readLine reads from r until a newline and returns the line, newline
+// included. It reads at most max bytes: past that it fails with
+// errLineTooLong. At EOF it fails with io.EOF if it read nothing, else
+// io.ErrUnexpectedEOF. Bytes after the newline are dropped: each side
+// sends one line per connection.
+func readLine(r io.Reader, max int) ([]byte, error) {
+	buf := make([]byte, 0, min(max, 4096))
+	for {
+		if len(buf) == max {
+			return buf, errLineTooLong
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max, 2*cap(buf))-len(buf))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
+			return buf[:len(buf)+i+1], nil
+		}
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF) && len(buf) == 0:
+			return nil, io.EOF
+		case errors.Is(err, io.EOF):
+			return buf, io.ErrUnexpectedEOF
+		default:
+			return buf, err
+		}
+	}
+}
