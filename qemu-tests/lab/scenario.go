@@ -58,8 +58,9 @@ type Scenario struct {
 	// is the state it must report ("armed", "degraded").
 	Daemon      bool
 	DaemonState string
-	// Trigger is the console command that fires the wipe: "kexec" (the
-	// agent kexecs itself) or "panic" (ramwipe panic).
+	// Trigger fires the wipe: "kexec" (the agent kexecs itself), "panic"
+	// (ramwipe panic on the guest console), or "hotkey" (QMP send-key of the
+	// default chord).
 	Trigger string
 	// Plant is the percentage of RAM planted as anonymous canaries
 	// (default 60).
@@ -188,7 +189,14 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		trigger = "kexec"
 	}
 	kexecAt := time.Now()
-	if err := vm.Send(trigger); err != nil {
+	if trigger == "hotkey" {
+		// The default chord, held together on the emulated PS/2 keyboard.
+		keys := []map[string]string{{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "ctrl_r"}, {"type": "qcode", "data": "backspace"}}
+		if _, err := vm.QMP.Execute(ctx, "send-key", map[string]any{"keys": keys, "hold-time": 200}); err != nil {
+			fail("send-key: %v", err)
+			return rec
+		}
+	} else if err := vm.Send(trigger); err != nil {
 		fail("send %s: %v", trigger, err)
 		return rec
 	}

@@ -304,8 +304,9 @@ func (w *Watcher) run(wd *watched) {
 		clear(buf[have:])
 
 		for range matches {
-			w.logf("hotkey: panic chord %v on %s", w.chord, wd.path)
+			// The panic first: a log line may go to a journal on a disk.
 			w.onChord()
+			w.logf("hotkey: panic chord %v on %s", w.chord, wd.path)
 		}
 		if err != nil || !current {
 			w.drop(wd, err)

@@ -14,8 +14,9 @@ import (
 )
 
 // cryptModules are the lab kernel's modules a LUKS2 aes-xts volume on a
-// loop device needs, in load order (xts wraps ecb(aes); aes is built in).
-var cryptModules = []string{"loop.ko", "dm-mod.ko", "ecb.ko", "xts.ko", "dm-crypt.ko"}
+// loop device needs, in load order (xts wraps ecb(aes); aes is built in),
+// and evdev for ramwiped's hotkey (the PS/2 keyboard driver is built in).
+var cryptModules = []string{"loop.ko", "dm-mod.ko", "ecb.ko", "xts.ko", "dm-crypt.ko", "evdev.ko"}
 
 // cryptGuest returns the files the guest needs to open a LUKS2 volume
 // (Debian's cryptsetup with its libraries, the modules, the volume and its

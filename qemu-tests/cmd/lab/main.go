@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,9 @@ type variant struct {
 	// must report state, and is triggered with `ramwipe panic`.
 	daemon string
 	state  string
+	// trigger overrides how a daemon scenario fires: "hotkey" presses
+	// the default chord on the guest's keyboard over QMP.
+	trigger string
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -74,6 +78,8 @@ func variants(contract string) []variant {
 		{name: "crypt-wipe", labInit: false, cmdline: contract, expect: lab.ExpectWiped, crypt: true},
 		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed"},
+		{name: "crypt-hotkey", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "hotkey"},
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true},
@@ -219,7 +225,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			// With ramwiped locked in RAM and the crypt volume open, a 512 MiB
 			// guest has room for 45 % of canaries, not 60 %.
 			Plant:  map[bool]int{true: 45, false: 60}[p.v.daemon != ""],
-			Daemon: p.v.daemon != "", DaemonState: p.v.state, Trigger: map[bool]string{true: "panic", false: "kexec"}[p.v.daemon != ""],
+			Daemon: p.v.daemon != "", DaemonState: p.v.state, Trigger: cmp.Or(p.v.trigger, map[bool]string{true: "panic", false: "kexec"}[p.v.daemon != ""]),
 		}.Run(ctx, abs)
 		logf.Close()
 		os.Remove(initrd)
