@@ -35,6 +35,7 @@ func setupCrypt(nonce uint32) (uint64, error) {
 			return 0, fmt.Errorf("finit_module(%s): %w", name, err)
 		}
 	}
+	_ = os.Mkdir("/run", 0o755) // as on a real system: others may reach sockets below it
 	_ = os.MkdirAll("/run/cryptsetup", 0o700)
 	cmd := exec.Command("/sbin/cryptsetup", "open", "--type", "luks2", "--key-file", "/lab/crypt/pass", "/lab/crypt/luks.img", "labcrypt")
 	cmd.Env = []string{"DM_DISABLE_UDEV=1", "PATH=/sbin:/bin"}

@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -150,6 +151,20 @@ func run() error {
 			fmt.Println("LAB PANIC")
 			out, err := exec.Command("/sbin/ramwipe", "panic").CombinedOutput()
 			fmt.Printf("LAB PANIC RETURNED %v: %s\n", err, out)
+		case "rehearse":
+			// In the background: it waits for the chord.
+			go func() {
+				out, err := exec.Command("/sbin/ramwipe", "test", "hotkey").CombinedOutput()
+				fmt.Printf("LAB REHEARSAL %v: %s\n", err, strings.TrimSpace(string(out)))
+			}()
+		default:
+			if uid, gid, groups, ok := parsePanicAs(in.Text()); ok {
+				cmd := exec.Command("/sbin/ramwipe", "panic")
+				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: groups}}
+				out, err := cmd.CombinedOutput()
+				fmt.Printf("LAB PANIC-AS uid=%d exit=%d: %s\n", uid, cmd.ProcessState.ExitCode(), strings.TrimSpace(string(out)))
+				_ = err
+			}
 		case "poweroff":
 			poweroff()
 		}
@@ -166,4 +181,21 @@ func memTotal() uint64 {
 		}
 	}
 	return 0
+}
+
+// parsePanicAs reads "panic-as UID GID [GROUP...]".
+func parsePanicAs(line string) (uid, gid uint32, groups []uint32, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 3 || f[0] != "panic-as" {
+		return 0, 0, nil, false
+	}
+	var n []uint32
+	for _, x := range f[1:] {
+		v, err := strconv.ParseUint(x, 10, 32)
+		if err != nil {
+			return 0, 0, nil, false
+		}
+		n = append(n, uint32(v))
+	}
+	return n[0], n[1], n[2:], true
 }

@@ -97,6 +97,7 @@ type Record struct {
 	FillMiB    uint64   `json:"fill_mib"`
 	Timings    Timings  `json:"timings"`
 	Daemon     string   `json:"daemon_state,omitempty"`
+	Drill      *Drill   `json:"drill,omitempty"`
 	Panic      *Panic   `json:"panic,omitempty"`
 	KeyPre     *KeyScan `json:"key_pre,omitempty"`
 	KeyPost    *KeyScan `json:"key_post,omitempty"`
@@ -188,11 +189,16 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	if trigger == "" {
 		trigger = "kexec"
 	}
+	if trigger == "drill" {
+		if !rec.drill(ctx, vm, fail) {
+			return rec
+		}
+		trigger = "panic-as 1001 1001 990" // a member of the ramwipe group
+	}
 	kexecAt := time.Now()
 	if trigger == "hotkey" {
 		// The default chord, held together on the emulated PS/2 keyboard.
-		keys := []map[string]string{{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "ctrl_r"}, {"type": "qcode", "data": "backspace"}}
-		if _, err := vm.QMP.Execute(ctx, "send-key", map[string]any{"keys": keys, "hold-time": 200}); err != nil {
+		if err := pressChord(ctx, vm); err != nil {
 			fail("send-key: %v", err)
 			return rec
 		}
@@ -433,4 +439,106 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// pressChord holds the default panic chord on the guest's keyboard.
+func pressChord(ctx context.Context, vm *VM) error {
+	keys := []map[string]string{{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "ctrl_r"}, {"type": "qcode", "data": "backspace"}}
+	_, err := vm.QMP.Execute(ctx, "send-key", map[string]any{"keys": keys, "hold-time": 200})
+	return err
+}
+
+// Drill is what the safety drills before a real trigger showed.
+type Drill struct {
+	// RehearsalSeen: `ramwipe test hotkey` and the chord reported "would
+	// wipe now"; the guest kept running.
+	RehearsalSeen bool `json:"rehearsal_seen"`
+	// StrangerRefused: `ramwipe panic` as uid 1000, not in the group, was
+	// refused; ramwiped logged it; the guest kept running.
+	StrangerRefused bool `json:"stranger_refused"`
+	RefusalLogged   bool `json:"refusal_logged"`
+}
+
+// drill runs the safety drills; the guest must be alive after each.
+func (rec *Record) drill(ctx context.Context, vm *VM, fail func(string, ...any)) bool {
+	rec.Drill = &Drill{}
+	alive := func(what string) bool {
+		select {
+		case <-vm.Exited():
+			fail("the guest went down after %s", what)
+			return false
+		case <-time.After(2 * time.Second):
+			return true
+		}
+	}
+	if err := vm.Send("rehearse"); err != nil {
+		fail("%v", err)
+		return false
+	}
+	if _, err := vm.WaitLine(ctx, "ramwiped| "); err != nil {
+		fail("%v", err)
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for !strings.Contains(lastLines(vm, 40), "rehearsing the hotkey trigger") {
+		select {
+		case <-wctx.Done():
+			fail("ramwiped never started the rehearsal")
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := pressChord(ctx, vm); err != nil {
+		fail("send-key: %v", err)
+		return false
+	}
+	l, err := vm.WaitLine(wctx, "LAB REHEARSAL")
+	if err != nil {
+		fail("rehearsal: %v", err)
+		return false
+	}
+	rec.Drill.RehearsalSeen = strings.Contains(l.Text, "would wipe now; nothing was wiped")
+	if !rec.Drill.RehearsalSeen {
+		fail("rehearsal: %q", l.Text)
+	}
+	if !alive("the rehearsal") {
+		return false
+	}
+	if err := vm.Send("panic-as 1000 1000"); err != nil {
+		fail("%v", err)
+		return false
+	}
+	l, err = vm.WaitLine(wctx, "LAB PANIC-AS")
+	if err != nil {
+		fail("stranger: %v", err)
+		return false
+	}
+	rec.Drill.StrangerRefused = strings.Contains(l.Text, "exit=2") && strings.Contains(l.Text, "not authorized")
+	if !rec.Drill.StrangerRefused {
+		fail("uid 1000 was not refused: %q", l.Text)
+	}
+	if !alive("a refused panic") {
+		return false
+	}
+	rec.Drill.RefusalLogged = strings.Contains(lastLines(vm, 40), "uid=1000")
+	if !rec.Drill.RefusalLogged {
+		fail("ramwiped did not log the refused uid 1000")
+	}
+	return true
+}
+
+func lastLines(vm *VM, n int) string {
+	var b strings.Builder
+	for _, l := range tailLines(vm.Lines(), n) {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
+}
+
+func tailLines(lines []Line, n int) []Line {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
 }

@@ -80,6 +80,8 @@ func variants(contract string) []variant {
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed"},
 		{name: "crypt-hotkey", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "hotkey"},
+		{name: "crypt-drill", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "drill"},
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true},
@@ -199,7 +201,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 				extra = append(extra, initramfs.File{Name: f.name, Data: b, Mode: 0o755})
 			}
-			extra = append(extra, initramfs.File{Name: "lab/ramwipe.conf", Data: []byte(p.v.daemon), Mode: 0o644})
+			extra = append(extra,
+				initramfs.File{Name: "lab/ramwipe.conf", Data: []byte(p.v.daemon), Mode: 0o644},
+				// uid 1001 is in the ramwipe group; uid 1000 is not.
+				initramfs.File{Name: "etc/group", Data: []byte("root:x:0:\nramwipe:x:990:lab\n"), Mode: 0o644})
 		}
 		initrd := filepath.Join(abs, "guest-"+strings.ReplaceAll(name, "/", "-")+".cpio")
 		if err := writeGuest(initrd, agentBin, vmlinuz, wipeImage, p.v.cmdline, extra); err != nil {
