@@ -157,16 +157,15 @@ func run() error {
 				out, err := exec.Command("/sbin/ramwipe", "test", "hotkey").CombinedOutput()
 				fmt.Printf("LAB REHEARSAL %v: %s\n", err, strings.TrimSpace(string(out)))
 			}()
+		case "poweroff":
+			poweroff()
 		default:
 			if uid, gid, groups, ok := parsePanicAs(in.Text()); ok {
 				cmd := exec.Command("/sbin/ramwipe", "panic")
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: groups}}
-				out, err := cmd.CombinedOutput()
+				out, _ := cmd.CombinedOutput() // the exit code is the result
 				fmt.Printf("LAB PANIC-AS uid=%d exit=%d: %s\n", uid, cmd.ProcessState.ExitCode(), strings.TrimSpace(string(out)))
-				_ = err
 			}
-		case "poweroff":
-			poweroff()
 		}
 	}
 	return fmt.Errorf("console closed: %v", in.Err())
