@@ -15,7 +15,7 @@ var _ wipe.KeyEraser = (*dmcrypt.Eraser)(nil)
 // devices. Without /dev/mapper/control there is no dm-crypt device to erase.
 func openKeyEraser() (wipe.KeyEraser, []string, error) {
 	e, err := dmcrypt.Open()
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, dmcrypt.ErrNoDeviceMapper) || errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -33,6 +33,12 @@ func (s sweeper) Sweep() error {
 	return err
 }
 
+// openKeyringSweeper opens /proc/keys now, so the sweep only reads an open
+// file.
 func openKeyringSweeper() (wipe.KeyringSweeper, error) {
-	return sweeper{&keyring.Sweeper{}}, nil
+	s, err := keyring.Open()
+	if err != nil {
+		return nil, err
+	}
+	return sweeper{s}, nil
 }

@@ -172,3 +172,17 @@ func BenchmarkScan(b *testing.B) {
 		s.Post(d)
 	}
 }
+
+func TestParsePanic(t *testing.T) {
+	p := parsePanic([]Line{
+		{Text: `ramwiped| level=WARN msg="control: panic from uid=1001"[   11.796606] ramwipe: panic step trigger`},
+		{Text: "[   11.835011] ramwipe: panic step keys-wiped"},
+		{Text: "[   11.857725] ramwipe: panic step keyring-swept"},
+		{Text: "[   11.858332] ramwipe: panic step kexec"},
+	})
+	require.NotNil(t, p)
+	assert.InDelta(t, 38.405, p.TriggerToKeysMS, 1e-6)
+	assert.InDelta(t, 61.726, p.TriggerToKexecMS, 1e-6)
+	assert.Equal(t, []string{"trigger", "keys-wiped", "keyring-swept", "kexec"}, p.Steps)
+	assert.Nil(t, parsePanic([]Line{{Text: "nothing"}}))
+}

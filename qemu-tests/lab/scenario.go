@@ -112,7 +112,7 @@ var (
 	iomemRE   = regexp.MustCompile(`^LAB IOMEM ([0-9a-f]+)-([0-9a-f]+) (.*)$`)
 	kimageRE  = regexp.MustCompile(`ramwipe: kernel image 0x([0-9a-f]+)-0x([0-9a-f]+)`)
 	daemonRE  = regexp.MustCompile(`^LAB DAEMON (\S+)`)
-	markRE    = regexp.MustCompile(`^\[\s*(\d+\.\d+)\] ramwipe: panic step (\S+)`)
+	markRE    = regexp.MustCompile(`\[\s*(\d+\.\d+)\] ramwipe: panic step (\S+)`) // not anchored: console lines interleave
 	summaryRE = regexp.MustCompile(`ramwipe: overwrote (\d+) MiB of \d+ MiB free in ([0-9.a-zµ]+) `)
 )
 

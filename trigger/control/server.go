@@ -363,10 +363,12 @@ func (sv *serving) serve(ctx context.Context, c *net.UnixConn, p Peer, authorize
 		sv.reply(c, Reply{Text: err.Error()})
 		return
 	}
+	// The handler first: a log line may go to a journal on a disk that a
+	// panic is about to take away.
+	text, err := sv.handler(ctx, p, r)
 	if r.Command != CommandStatus {
 		sv.logf("control: %s from %s", r, who(p))
 	}
-	text, err := sv.handler(ctx, p, r)
 	if err != nil {
 		sv.logf("control: %s from %s failed: %v", r, who(p), err)
 		sv.reply(c, Reply{Text: err.Error()})

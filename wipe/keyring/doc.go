@@ -1,0 +1,25 @@
+// Package keyring invalidates the disk-encryption keys that cryptsetup and
+// systemd keep in the kernel keyrings.
+//
+// Those are LUKS2 volume keys, which cryptsetup loads into the kernel as
+// type logon, description "cryptsetup:<uuid>-d<digest>", and the passphrase
+// that systemd caches in root's user keyring as type user, description
+// "cryptsetup" (see [Key.Disk]). [Parse] reads /proc/keys; [Sweeper.Sweep]
+// calls keyctl(KEYCTL_INVALIDATE) on every such key, never stopping at a
+// failure. [Open] opens /proc/keys when arming, so that a sweep opens no
+// file and touches no disk (procfs answers a pread of the open file from
+// kernel memory).
+//
+// Needs: Linux with CONFIG_KEYS; root, to see and invalidate root's keys
+// (/proc/keys lists only the keys the caller may view; KEYCTL_INVALIDATE
+// needs search permission on the key). In a test binary (testing.Testing)
+// the real KEYCTL_INVALIDATE refuses with [ErrInTest].
+//
+// Not guaranteed: keys that this process may not view or search (another
+// user's keys without those permissions, keys in another user namespace)
+// are not invalidated. Invalidation frees the payload from the kernel's
+// garbage-collector work item, soon but not synchronously; copies of the
+// same secret elsewhere (dm-crypt's own key, see package dmcrypt;
+// cryptsetup's or systemd's freed memory) are not touched: the RAM wipe is
+// still needed.
+package keyring

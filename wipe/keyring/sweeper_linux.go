@@ -1,0 +1,183 @@
+package keyring
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	procKeys = "/proc/keys"
+	// The read buffer holds all of /proc/keys (about 100 bytes a key); it
+	// grows by doubling when full, up to maxBufSize.
+	initialBufSize = 64 << 10
+	maxBufSize     = 16 << 20
+)
+
+// ErrInTest is returned by the real KEYCTL_INVALIDATE in a test binary: no
+// go test may drop this machine's keys.
+var ErrInTest = errors.New("refused in a test binary")
+
+// Sweeper invalidates the disk-encryption keys ([Key.Disk]) in the kernel
+// keyrings. Build it with [Open] when arming; set Logf before the first
+// call. A zero Sweeper works too, but opens /proc/keys at each sweep.
+// Its methods may be called concurrently; they run one at a time.
+type Sweeper struct {
+	// Logf, if set, is told each key invalidated or not (serial, type,
+	// description; never a payload).
+	Logf func(format string, args ...any)
+
+	mu         sync.Mutex
+	path       string   // "" means /proc/keys
+	f          *os.File // open when arming; nil: opened at each read
+	buf        []byte
+	invalidate func(id int32) error // keyctl(KEYCTL_INVALIDATE); a seam for tests
+}
+
+// Open opens /proc/keys and reads it once, so that [Sweeper.Sweep] opens no
+// file: it reads the open file again with pread at offset 0, on which
+// procfs regenerates the listing from the kernel's key tree (seq_file
+// supports pread; no disk is involved), into a buffer allocated here.
+func Open() (*Sweeper, error) { return open(procKeys, invalidate) }
+
+func open(path string, inv func(int32) error) (*Sweeper, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w (a kernel without CONFIG_KEYS has no keyrings to sweep)", err)
+	}
+	s := &Sweeper{path: path, f: f, buf: make([]byte, initialBufSize), invalidate: inv}
+	if _, err := s.read(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes /proc/keys.
+func (s *Sweeper) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
+
+// Keys returns the disk-encryption keys this process can see now.
+func (s *Sweeper) Keys() ([]Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.diskKeys()
+}
+
+// Sweep invalidates every disk-encryption key this process can see, with
+// keyctl(KEYCTL_INVALIDATE): the kernel unlinks the key from every keyring
+// at once and its garbage collector frees the payload (user and logon
+// payloads with kfree_sensitive, which zeroes them). A key that is already
+// gone is not an error. Sweep never stops at a failure; it returns how many
+// keys it invalidated and every error, joined.
+func (s *Sweeper) Sweep() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys, err := s.diskKeys()
+	errs := []error{err}
+	inv := s.invalidate
+	if inv == nil {
+		inv = invalidate
+	}
+	n := 0
+	for _, k := range keys {
+		switch err := inv(k.ID); {
+		case err == nil:
+			n++
+			s.logf("keyring: invalidated %v", k)
+		case errors.Is(err, unix.ENOKEY):
+			s.logf("keyring: %v: already gone", k)
+		default:
+			errs = append(errs, fmt.Errorf("keyctl(KEYCTL_INVALIDATE, %v): %w", k, err))
+		}
+	}
+	err = errors.Join(errs...)
+	if err != nil {
+		s.logf("keyring: %v", err)
+	}
+	return n, err
+}
+
+// diskKeys reads /proc/keys and returns its disk-encryption keys, and any
+// error: with malformed lines or a cut listing, the keys it could read.
+func (s *Sweeper) diskKeys() ([]Key, error) {
+	b, err := s.read()
+	if b == nil {
+		return nil, err
+	}
+	keys, perr := Parse(b)
+	var disk []Key
+	for _, k := range keys {
+		if k.Disk() {
+			disk = append(disk, k)
+		}
+	}
+	if perr != nil {
+		err = errors.Join(err, fmt.Errorf("%s: %w", s.name(), perr))
+	}
+	return disk, err
+}
+
+// read returns the content of /proc/keys, in s.buf.
+func (s *Sweeper) read() ([]byte, error) {
+	f := s.f
+	if f == nil {
+		var err error
+		if f, err = os.Open(s.name()); err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		defer f.Close()
+	}
+	if s.buf == nil {
+		s.buf = make([]byte, initialBufSize)
+	}
+	for {
+		n, err := f.ReadAt(s.buf, 0) // pread until the buffer is full or EOF
+		switch {
+		case errors.Is(err, io.EOF):
+			return s.buf[:n], nil
+		case err != nil:
+			return nil, fmt.Errorf("keyring: %w", err)
+		case len(s.buf) >= maxBufSize:
+			// Keep whole lines only: a cut one could match by its start.
+			return s.buf[:bytes.LastIndexByte(s.buf, '\n')+1], fmt.Errorf("keyring: %s is longer than %d bytes: the keys after that are not swept", s.name(), len(s.buf))
+		}
+		s.buf = make([]byte, 2*len(s.buf)) // full: it may go on
+	}
+}
+
+func (s *Sweeper) name() string {
+	if s.path == "" {
+		return procKeys
+	}
+	return s.path
+}
+
+func (s *Sweeper) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+	}
+}
+
+// invalidate is keyctl(KEYCTL_INVALIDATE, id). It refuses in a test binary.
+func invalidate(id int32) error {
+	if testing.Testing() {
+		return ErrInTest
+	}
+	_, err := unix.KeyctlInt(unix.KEYCTL_INVALIDATE, int(id), 0, 0, 0)
+	return err
+}
