@@ -167,6 +167,32 @@ func whySuffix(why string) string {
 	return ": " + why
 }
 
+// rearm arms again after an upgrade, keeping the triggers running. With
+// the kexec lock set the loaded image cannot be replaced: it stays.
+func (d *daemon) rearm() {
+	d.mu.Lock()
+	locked, triggers, old := d.status.KexecLocked, d.status.Triggers, d.seq.Keys
+	d.mu.Unlock()
+	if locked {
+		d.logf("re-arm: kernel.kexec_load_disabled=1 keeps the wipe image loaded at boot; reboot to load the new one")
+		return
+	}
+	d.arm()
+	if c, ok := old.(interface{ Close() error }); ok {
+		c.Close() // the new sequence has its own
+	}
+	d.mu.Lock()
+	d.status.Triggers = triggers
+	d.mu.Unlock()
+}
+
+// snapshot returns a copy of the status.
+func (d *daemon) snapshot() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status
+}
+
 // Status returns the current status as JSON.
 func (d *daemon) Status() string {
 	d.mu.Lock()

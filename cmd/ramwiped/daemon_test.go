@@ -191,3 +191,23 @@ func TestRehearsal(t *testing.T) {
 	_, err = d.Test(ctx, "hotkey")
 	assert.ErrorContains(t, err, "nothing was wiped")
 }
+
+func TestRearm(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	d.addTrigger("hotkey")
+	p.calls = nil
+	d.rearm()
+	assert.Equal(t, []string{"load", "mlockall", "open-dm"}, p.calls)
+	assert.Equal(t, []string{"cli", "hotkey"}, d.snapshot().Triggers, "triggers keep running")
+	assert.Equal(t, "armed", d.snapshot().State)
+
+	cfg := DefaultConfig()
+	cfg.LockKexec = true
+	d = newDaemon(p, true, cfg)
+	d.arm()
+	p.calls = nil
+	d.rearm()
+	assert.Empty(t, p.calls, "a locked kexec keeps the image loaded at boot")
+}

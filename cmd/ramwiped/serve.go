@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os/user"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ramwipe/ramwipe/trigger/control"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
@@ -18,6 +20,19 @@ import (
 // panic|status|test).
 func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 	logf := func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }
+	if d.armed {
+		// Re-arm when the kernel or the wipe image is upgraded.
+		paths := []string{d.cfg.Initramfs, strings.TrimSuffix(d.cfg.Initramfs, ".cpio") + ".cmdline"}
+		if k := d.snapshot().Kernel; k != "" {
+			paths = append(paths, k)
+		}
+		go func() {
+			err := watchFiles(ctx, paths, 2*time.Second, d.rearm, logf)
+			if err != nil {
+				log.Warn(fmt.Sprintf("watch for upgrades: %v; restart ramwiped after upgrading the kernel or ramwipe", err))
+			}
+		}()
+	}
 	if d.cfg.Hotkey != "off" {
 		if err := startHotkey(ctx, d, logf); err != nil {
 			log.Warn(fmt.Sprintf("hotkey: %v; the hotkey is off", err))
