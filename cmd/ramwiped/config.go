@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -33,6 +34,12 @@ type Config struct {
 	// Hotkey is the panic chord (see package trigger/hotkey); "off"
 	// disables the hotkey.
 	Hotkey string
+	// BootMedium is "removable" (watch the boot medium if it can be
+	// pulled), "fixed" (watch it even if it cannot) or "off".
+	BootMedium string
+	// KillCords are more devices whose removal triggers: /dev/disk/by-id/…
+	// paths or sysfs devpaths.
+	KillCords []string
 }
 
 // DefaultConfig is the configuration with no file and no flags.
@@ -43,6 +50,7 @@ func DefaultConfig() Config {
 		Group:         "ramwipe",
 		KeyDeadlineMS: 2000,
 		Hotkey:        hotkey.DefaultChord,
+		BootMedium:    "removable",
 	}
 }
 
@@ -131,8 +139,21 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				}
 			}
 			c.Hotkey = val
+		case "boot_medium":
+			if val != "removable" && val != "fixed" && val != "off" {
+				bad("boot_medium = %q: want removable, fixed or off", val)
+				continue
+			}
+			c.BootMedium = val
+		case "kill_cord":
+			cords := strings.Fields(val)
+			if len(cords) == 0 || slices.ContainsFunc(cords, func(p string) bool { return !strings.HasPrefix(p, "/") }) {
+				bad("kill_cord = %q: want device paths such as /dev/disk/by-id/usb-… separated by spaces", val)
+				continue
+			}
+			c.KillCords = cords
 		default:
-			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey)", key)
+			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord)", key)
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -17,6 +17,8 @@ cmdline_extra = ramwipe.quiet
 group = wheel
 lock_kexec = true
 key_deadline_ms = 500
+boot_medium = fixed
+kill_cord = /dev/disk/by-id/usb-Kingston_1 /devices/pci0000:00/0000:00:14.0/usb1/1-4
 `
 	c, err := ParseConfig("ramwipe.conf", []byte(good), DefaultConfig())
 	require.NoError(t, err)
@@ -26,6 +28,8 @@ key_deadline_ms = 500
 	want.Group = "wheel"
 	want.LockKexec = true
 	want.KeyDeadlineMS = 500
+	want.BootMedium = "fixed"
+	want.KillCords = []string{"/dev/disk/by-id/usb-Kingston_1", "/devices/pci0000:00/0000:00:14.0/usb1/1-4"}
 	assert.Equal(t, want, c)
 }
 
@@ -43,6 +47,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"cmdline_extra = ramwipe.action=reboot", "f:1: cmdline_extra: ramwipe.action is set by ramwiped"},
 		{"group = a\ngroup = b", "f:2: group is set again (first on line 1)"},
 		{"= x", "f:1: \"= x\" is not a setting"},
+		{"boot_medium = sometimes", "f:1: boot_medium = \"sometimes\""},
+		{"kill_cord = sdb", "f:1: kill_cord = \"sdb\""},
+		{"hotkey = KEY_A", "f:1: hotkey = \"KEY_A\""},
 		{strings.Repeat("#", maxConfig+1), "at most"},
 	}
 	for _, tt := range tests {

@@ -273,6 +273,13 @@ func (d *daemon) Test(ctx context.Context, trigger string) (string, error) {
 	return "", fmt.Errorf("no %s trigger within %v; nothing was wiped", trigger, rehearsalWindow)
 }
 
+// dropTrigger records that a trigger is not active after all.
+func (d *daemon) dropTrigger(name string) {
+	d.mu.Lock()
+	d.status.Triggers = slices.DeleteFunc(d.status.Triggers, func(t string) bool { return t == name })
+	d.mu.Unlock()
+}
+
 // addTrigger records an active trigger for the status.
 func (d *daemon) addTrigger(name string) {
 	d.mu.Lock()

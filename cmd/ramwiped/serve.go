@@ -10,14 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ramwipe/ramwipe/trigger/bootmedium"
 	"github.com/ramwipe/ramwipe/trigger/control"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
 	"github.com/ramwipe/ramwipe/trigger/uevent"
 )
 
-// serve runs the triggers until ctx ends: the hotkey (with keyboards
-// hot-plugged later, from kernel uevents) and the control socket (ramwipe
-// panic|status|test).
+// serve runs the triggers until ctx ends: the hotkey and the boot medium
+// (see startUevents) and the control socket (ramwipe panic|status|test).
 func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 	logf := func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }
 	if d.armed {
@@ -33,11 +33,7 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 			}
 		}()
 	}
-	if d.cfg.Hotkey != "off" {
-		if err := startHotkey(ctx, d, logf); err != nil {
-			log.Warn(fmt.Sprintf("hotkey: %v; the hotkey is off", err))
-		}
-	}
+	startUevents(ctx, d, logf)
 	gid := -1
 	if g, err := user.LookupGroup(d.cfg.Group); err != nil {
 		log.Warn(fmt.Sprintf("group %q: %v; only root may use ramwipe", d.cfg.Group, err))
@@ -75,43 +71,99 @@ func (d *daemon) handle(ctx context.Context, p control.Peer, r control.Request) 
 	return "", fmt.Errorf("unknown command %q: use status, panic or test TRIGGER", r.Command)
 }
 
-// startHotkey watches every keyboard for the chord; a uevent listener adds
-// keyboards plugged in later and rescans after lost uevents.
-func startHotkey(ctx context.Context, d *daemon, logf func(string, ...any)) error {
+// startUevents starts the triggers that hear kernel uevents: the hotkey
+// (keyboards plugged in later) and the boot medium (removal). One netlink
+// socket feeds both; after lost uevents both resynchronise.
+func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
+	var w *hotkey.Watcher
+	if d.cfg.Hotkey != "off" {
+		var err error
+		if w, err = newHotkey(d, logf); err != nil {
+			logf("hotkey: %v; the hotkey is off", err)
+		}
+	}
+	var medium *bootmedium.Matcher
+	if d.cfg.BootMedium != "off" || len(d.cfg.KillCords) > 0 {
+		medium = newBootMedium(d, logf)
+	}
+	if w == nil && medium == nil {
+		return
+	}
+	l, err := uevent.Listen(uevent.Config{Logf: logf})
+	if err != nil {
+		logf("uevents: %v; keyboards plugged in later and boot-medium removal are not seen", err)
+		if medium != nil {
+			d.dropTrigger("bootmedium")
+		}
+		return
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	go func() {
+		for {
+			ev, err := l.Receive()
+			switch {
+			case errors.Is(err, uevent.ErrOverrun):
+				if w != nil {
+					_ = w.Scan()
+				}
+				if medium != nil {
+					if gone := medium.Missing(); len(gone) > 0 {
+						d.Fire("bootmedium")
+						logf("boot medium: %v gone (found after lost uevents)", gone)
+					}
+				}
+			case err != nil:
+				return
+			default:
+				if w != nil {
+					w.HandleUevent(ev)
+				}
+				if medium != nil {
+					if v, why := medium.Match(ev); v == bootmedium.Gone {
+						d.Fire("bootmedium") // first: the log may go to a disk
+						logf("boot medium: %s", why)
+					}
+				}
+			}
+		}
+	}()
+}
+
+// newHotkey watches every keyboard present now for the chord.
+func newHotkey(d *daemon, logf func(string, ...any)) (*hotkey.Watcher, error) {
 	chord, err := hotkey.ParseChord(d.cfg.Hotkey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w, err := hotkey.NewWatcher(hotkey.Config{Chord: chord, OnChord: func() { d.Fire("hotkey") }, Logf: logf})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := w.Scan(); err != nil {
 		logf("hotkey: %v", err)
 	}
-	l, err := uevent.Listen(uevent.Config{Logf: logf})
-	if err != nil {
-		logf("uevents: %v; keyboards plugged in later are not seen", err)
-	} else {
-		go func() {
-			<-ctx.Done()
-			l.Close()
-		}()
-		go func() {
-			for {
-				ev, err := l.Receive()
-				switch {
-				case errors.Is(err, uevent.ErrOverrun):
-					_ = w.Scan()
-				case err != nil:
-					return
-				default:
-					w.HandleUevent(ev)
-				}
-			}
-		}()
-	}
 	d.addTrigger("hotkey")
 	logf("hotkey: %s on %d keyboards", chord, len(w.Devices()))
-	return nil
+	return w, nil
+}
+
+// newBootMedium finds the devices behind / and /boot and the kill cords;
+// it returns nil when there is nothing to watch.
+func newBootMedium(d *daemon, logf func(string, ...any)) *bootmedium.Matcher {
+	m, err := bootmedium.Resolve(bootmedium.Options{KillCords: d.cfg.KillCords, WatchFixed: d.cfg.BootMedium == "fixed", Logf: logf})
+	if err != nil {
+		logf("boot medium: %v; the boot-medium trigger is off", err)
+		return nil
+	}
+	matcher := bootmedium.NewMatcher(m, bootmedium.MatcherConfig{Logf: logf})
+	if !matcher.Watching() {
+		logf("boot medium: nothing removable to watch (%s): the boot-medium trigger is off; boot_medium = fixed or a kill_cord turns it on", m)
+		return nil
+	}
+	d.addTrigger("bootmedium")
+	logf("boot medium: watching %s", m)
+	return matcher
 }
