@@ -49,6 +49,8 @@ type variant struct {
 	// trigger overrides how a daemon scenario fires: "hotkey" presses
 	// the default chord on the guest's keyboard over QMP.
 	trigger string
+	// oneSize: run at 1 GiB only, unless -all.
+	oneSize bool
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -69,8 +71,8 @@ func variants(contract string) []variant {
 	return []variant{
 		{name: "default", labInit: false, cmdline: contract + " ramwipe.heldmap", expect: lab.ExpectWiped, crypt: false},
 		{name: "userspace-only", labInit: false, cmdline: userspace + " ramwipe.heldmap", expect: lab.ExpectMeasured, crypt: false},
-		{name: "memtest-only", labInit: false, cmdline: without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false},
-		{name: "init_on_free-only", labInit: false, cmdline: without("memtest=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false},
+		{name: "memtest-only", labInit: false, cmdline: without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false, oneSize: true},
+		{name: "init_on_free-only", labInit: false, cmdline: without("memtest=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false, oneSize: true},
 		{name: "no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: false},
 		{name: "fill-fails", labInit: true, cmdline: contract + " ramwipe.lab=fail-fill", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "fill-hangs", labInit: true, cmdline: userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", expect: lab.ExpectPowerOff, crypt: false},
@@ -94,7 +96,7 @@ var sizes = []size{{512, 1}, {1024, 2}, {2048, 2}}
 
 // plan is the default scenario list: every variant that judges the wipe at
 // every size, the failure drills once at the smallest size.
-func plan(vs []variant) []struct {
+func plan(vs []variant, all bool) []struct {
 	v variant
 	s size
 } {
@@ -106,6 +108,9 @@ func plan(vs []variant) []struct {
 		for _, v := range vs {
 			if (v.expect == lab.ExpectPowerOff || v.crypt) && s != sizes[0] {
 				continue // drills and key scans (aeskeyfind is slow) at the smallest size
+			}
+			if v.oneSize && !all && s != sizes[1] {
+				continue // measurements for the README: one size keeps the lab short
 			}
 			out = append(out, struct {
 				v variant
@@ -125,6 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	only := fs.String("run", "", "run only scenarios whose name contains this")
 	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
 	keep := fs.Bool("keep", false, "keep each post dump in the output directory (NAME.ram)")
+	all := fs.Bool("all", false, "run every measurement at every size")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,7 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var recs []lab.Record
-	for _, p := range plan(variants(contract)) {
+	for _, p := range plan(variants(contract), *all) {
 		name := fmt.Sprintf("%dM-smp%d/%s", p.s.mem, p.s.smp, p.v.name)
 		if *only != "" && !strings.Contains(name, *only) {
 			continue
