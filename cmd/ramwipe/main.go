@@ -80,22 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return printStatus(stdout, stderr, reply.Text)
 }
 
-// status mirrors ramwiped's Status JSON.
-type status struct {
-	State        string    `json:"state"`
-	Why          string    `json:"why"`
-	Kernel       string    `json:"kernel"`
-	Initramfs    string    `json:"initramfs"`
-	Cmdline      string    `json:"cmdline"`
-	CryptDevices []string  `json:"crypt_devices"`
-	Triggers     []string  `json:"triggers"`
-	KexecLocked  bool      `json:"kexec_locked"`
-	ArmedAt      time.Time `json:"armed_at"`
-	LastError    string    `json:"last_error"`
-}
-
 func printStatus(stdout, stderr io.Writer, text string) int {
-	var s status
+	var s control.Status
 	if err := json.Unmarshal([]byte(text), &s); err != nil {
 		fmt.Fprintf(stderr, "ramwipe: status from ramwiped does not parse: %v\n", err)
 		return exitFailed

@@ -10,25 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ramwipe/ramwipe/trigger/control"
 	"github.com/ramwipe/ramwipe/wipe"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
 )
 
 // Status is what `ramwipe status` shows.
-type Status struct {
-	// State is "armed", "degraded" or "dry-run".
-	State string `json:"state"`
-	// Why explains a degraded or dry-run state and says what to do.
-	Why          string    `json:"why,omitempty"`
-	Kernel       string    `json:"kernel"`
-	Initramfs    string    `json:"initramfs"`
-	Cmdline      string    `json:"cmdline"`
-	CryptDevices []string  `json:"crypt_devices"`
-	Triggers     []string  `json:"triggers"`
-	KexecLocked  bool      `json:"kexec_locked"`
-	ArmedAt      time.Time `json:"armed_at"`
-	LastError    string    `json:"last_error,omitempty"`
-}
+type Status = control.Status
 
 // Platform is the machine-facing side of arming; tests fake it.
 type Platform interface {
