@@ -8,7 +8,7 @@ export PATH := $(dir $(GO)):$(PATH)
 BUILD     := build
 LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
-LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin
+LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 
 .PHONY: all lab-deps initramfs unit fuzz lab demo test clean
 

@@ -3,10 +3,19 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// daemonPID is ramwiped's PID once startDaemon has started it.
+var daemonPID int
 
 // startDaemon starts ramwiped as a real host would (armed; the kernel named
 // in /lab/ramwipe.conf, the wipe image from /lab) and waits until it says
@@ -20,6 +29,7 @@ func startDaemon() error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start ramwiped: %w", err)
 	}
+	daemonPID = cmd.Process.Pid
 	// The state line comes first; "ready" once the control socket listens.
 	state := make(chan string, 1)
 	go func() {
@@ -46,4 +56,65 @@ func startDaemon() error {
 	case <-time.After(60 * time.Second):
 		return fmt.Errorf("ramwiped did not arm within 60s")
 	}
+}
+
+// idle measures how often ramwiped's threads were scheduled over d while
+// nothing happens: the sum of voluntary and involuntary context switches of
+// every thread in /proc/PID/task, before and after. A daemon blocked in
+// reads and epoll, as ramwiped must be, has (almost) none. The control is a
+// thread of the agent that wakes every 100 ms: the same count must see it.
+func idle(pid int, d time.Duration) string {
+	if pid == 0 {
+		return "LAB IDLE error=no-daemon"
+	}
+	tid := make(chan int)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		tid <- unix.Gettid()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	control := fmt.Sprintf("/proc/self/task/%d/status", <-tid)
+	before, threads := switches(pid)
+	controlBefore := ctxtSwitches(control)
+	time.Sleep(d)
+	after, _ := switches(pid)
+	controlAfter := ctxtSwitches(control)
+	close(done)
+	return fmt.Sprintf("LAB IDLE pid=%d seconds=%g threads=%d switches=%d control=%d", pid, d.Seconds(), threads, after-before, controlAfter-controlBefore)
+}
+
+func switches(pid int) (total uint64, threads int) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, t := range tasks {
+		if n := ctxtSwitches(t); n >= 0 {
+			total += uint64(n)
+			threads++
+		}
+	}
+	return total, threads
+}
+
+// ctxtSwitches is a task's voluntary + involuntary context switches, from
+// its status file, or -1 if it has gone.
+func ctxtSwitches(status string) int64 {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return -1
+	}
+	var total int64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			total += n
+		}
+	}
+	return total
 }

@@ -14,7 +14,13 @@
 // Kernel command line: lab.nonce=N (the canary run nonce), lab.plant=P
 // (percent of MemTotal planted as anonymous canaries), lab.procs=N,
 // lab.crypt=1 (open the LUKS2 volume in /lab/crypt with cryptsetup and write
-// canaries through it: see crypt.go).
+// canaries through it: see crypt.go), lab.daemon=1 (arm with ramwiped, see
+// daemon.go), lab.usb=1 (mount the lab's USB sticks: see usb.go).
+//
+// Console commands besides "kexec": "panic", "panic-as UID GID [GROUP...]",
+// "rehearse", "gone NAME" (has block device NAME gone? "LAB GONE NAME
+// yes|no"), "idle N" (context switches of ramwiped's threads over N s:
+// "LAB IDLE …"), "poweroff".
 package main
 
 import (
@@ -59,6 +65,7 @@ type config struct {
 	procs  int
 	crypt  bool // open the LUKS2 volume in /lab/crypt
 	daemon bool // arm with /sbin/ramwiped --armed instead of loading kexec here
+	usb    bool // mount the lab's USB sticks (/boot and /media/stick)
 }
 
 func parseCmdline(s string) config {
@@ -77,6 +84,8 @@ func parseCmdline(s string) config {
 			c.crypt = n == 1
 		case "lab.daemon":
 			c.daemon = n == 1
+		case "lab.usb":
+			c.usb = n == 1
 		}
 	}
 	return c
@@ -98,6 +107,14 @@ func run() error {
 	}
 	cfg := parseCmdline(string(cmdline))
 	fmt.Printf("LAB AGENT up nonce=%#x\n", cfg.nonce)
+	if err := loadModules(); err != nil {
+		return err
+	}
+	if cfg.usb {
+		if err := setupUSB(); err != nil {
+			return err
+		}
+	}
 
 	// Arm first, as ramwiped does at boot, before any secret exists.
 	if !cfg.daemon {
@@ -143,6 +160,16 @@ func run() error {
 
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
+		switch cmd {
+		case "gone":
+			fmt.Printf("LAB GONE %s %s\n", arg, map[bool]string{true: "yes", false: "no"}[blockGone(arg)])
+			continue
+		case "idle":
+			n, _ := strconv.Atoi(arg)
+			fmt.Println(idle(daemonPID, time.Duration(max(n, 1))*time.Second))
+			continue
+		}
 		switch strings.TrimSpace(in.Text()) {
 		case "kexec":
 			fmt.Println("LAB KEXEC")

@@ -59,9 +59,19 @@ type Scenario struct {
 	Daemon      bool
 	DaemonState string
 	// Trigger fires the wipe: "kexec" (the agent kexecs itself), "panic"
-	// (ramwipe panic on the guest console), or "hotkey" (QMP send-key of the
-	// default chord).
+	// (ramwipe panic on the guest console), "hotkey" (QMP input-send-event of the
+	// default chord), "drill" (the safety drills, then ramwipe panic as a
+	// member of the group), "unplug" (QMP device_del of an unrelated USB
+	// stick, which must not trigger, then of the boot stick), or "usbkbd"
+	// (a USB keyboard hot-plugged with device_add, then the chord on it).
 	Trigger string
+	// USB makes the guest mount its USB sticks (lab.usb=1): the QEMU
+	// devices come with Extra (see [USBSticks]).
+	USB   bool
+	Extra []string
+	// IdleSeconds, if set, measures ramwiped's wakeups over that long
+	// before the pre dump.
+	IdleSeconds int
 	// Plant is the percentage of RAM planted as anonymous canaries
 	// (default 60).
 	Plant int
@@ -98,6 +108,8 @@ type Record struct {
 	Timings    Timings  `json:"timings"`
 	Daemon     string   `json:"daemon_state,omitempty"`
 	Drill      *Drill   `json:"drill,omitempty"`
+	USB        *USB     `json:"usb,omitempty"`
+	Idle       *Idle    `json:"idle,omitempty"`
 	Panic      *Panic   `json:"panic,omitempty"`
 	KeyPre     *KeyScan `json:"key_pre,omitempty"`
 	KeyPost    *KeyScan `json:"key_post,omitempty"`
@@ -129,9 +141,9 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	defer cancel()
 
 	vm, err := StartVM(ctx, VMConfig{
-		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console,
+		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console, Extra: sc.Extra,
 		// loglevel=5: ramwiped's panic-step marks (KERN_WARNING) reach the console.
-		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon)),
+		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d lab.usb=%d%s", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon), b2i(sc.USB), map[bool]string{true: " i8042.nokbd"}[sc.Trigger == "usbkbd"]),
 	})
 	if err != nil {
 		fail("start guest: %v", err)
@@ -156,6 +168,11 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	}
 	layout := Layout{LowMem: Q35LowMem(uint64(sc.MemMiB) << 20), RAM: parseIomem(vm.Lines())}
 	scanner := NewScanner(rec.Nonce, planted, layout)
+	if sc.IdleSeconds > 0 {
+		if !rec.idle(ctx, vm, sc.IdleSeconds, fail) {
+			return rec
+		}
+	}
 
 	// The pre-trigger dump: the positive control.
 	t := time.Now()
@@ -195,15 +212,8 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		}
 		trigger = "panic-as 1001 1001 990" // a member of the ramwipe group
 	}
-	kexecAt := time.Now()
-	if trigger == "hotkey" {
-		// The default chord, held together on the emulated PS/2 keyboard.
-		if err := pressChord(ctx, vm); err != nil {
-			fail("send-key: %v", err)
-			return rec
-		}
-	} else if err := vm.Send(trigger); err != nil {
-		fail("send %s: %v", trigger, err)
+	kexecAt, ok := rec.fire(ctx, vm, trigger, fail)
+	if !ok {
 		return rec
 	}
 	shutdown := make(chan string, 1)
@@ -234,6 +244,14 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		rec.PoweredOff = false
 	}
 	rec.Panic = parsePanic(vm.Lines())
+	if rec.Panic != nil {
+		for _, l := range vm.Lines() {
+			if m := markRE.FindStringSubmatch(l.Text); m != nil && m[2] == "keys-wiped" && l.At.After(kexecAt) {
+				rec.Panic.HostTriggerToKeysMS = float64(l.At.Sub(kexecAt).Microseconds()) / 1000
+				break
+			}
+		}
+	}
 	for _, l := range vm.Lines() {
 		if m := daemonRE.FindStringSubmatch(l.Text); m != nil {
 			rec.Daemon = m[1]
@@ -334,8 +352,13 @@ type Panic struct {
 	TriggerToKeysMS float64 `json:"trigger_to_keys_wiped_ms"`
 	// TriggerToKexecMS: from the trigger received to reboot(KEXEC) issued
 	// (or to the power-off, in a degraded run).
-	TriggerToKexecMS float64  `json:"trigger_to_kexec_ms"`
-	Steps            []string `json:"steps"`
+	TriggerToKexecMS float64 `json:"trigger_to_kexec_ms"`
+	// HostTriggerToKeysMS: on the host's clock, from the lab firing the
+	// trigger (the QMP command returned, or the console command was
+	// written) to the console line saying every key is erased; it includes
+	// the emulated devices, the guest's drivers and the serial console.
+	HostTriggerToKeysMS float64  `json:"host_trigger_to_keys_wiped_ms"`
+	Steps               []string `json:"steps"`
 }
 
 func parsePanic(lines []Line) *Panic {
@@ -441,10 +464,23 @@ func b2i(b bool) int {
 	return 0
 }
 
-// pressChord holds the default panic chord on the guest's keyboard.
+// pressChord presses the default panic chord on the guest's keyboard (the
+// one QEMU activated last): all three keys down in one QMP command, so that
+// the lab's host-clock latency starts when the chord is complete (send-key
+// would wait its hold time after every key), and up again 200 ms later.
 func pressChord(ctx context.Context, vm *VM) error {
-	keys := []map[string]string{{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "ctrl_r"}, {"type": "qcode", "data": "backspace"}}
-	_, err := vm.QMP.Execute(ctx, "send-key", map[string]any{"keys": keys, "hold-time": 200})
+	events := func(down bool) map[string]any {
+		var evs []map[string]any
+		for _, k := range []string{"ctrl", "ctrl_r", "backspace"} {
+			evs = append(evs, map[string]any{"type": "key", "data": map[string]any{"down": down, "key": map[string]string{"type": "qcode", "data": k}}})
+		}
+		return map[string]any{"events": evs}
+	}
+	if _, err := vm.QMP.Execute(ctx, "input-send-event", events(true)); err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Millisecond)
+	_, err := vm.QMP.Execute(ctx, "input-send-event", events(false))
 	return err
 }
 
@@ -490,7 +526,7 @@ func (rec *Record) drill(ctx context.Context, vm *VM, fail func(string, ...any))
 		}
 	}
 	if err := pressChord(ctx, vm); err != nil {
-		fail("send-key: %v", err)
+		fail("input-send-event: %v", err)
 		return false
 	}
 	l, err := vm.WaitLine(wctx, "LAB REHEARSAL")

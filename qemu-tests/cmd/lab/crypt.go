@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ramwipe/ramwipe/initramfs"
@@ -16,12 +18,24 @@ import (
 // cryptModules are the lab kernel's modules a LUKS2 aes-xts volume on a
 // loop device needs, in load order (xts wraps ecb(aes); aes is built in),
 // and evdev for ramwiped's hotkey (the PS/2 keyboard driver is built in).
-var cryptModules = []string{"loop.ko", "dm-mod.ko", "ecb.ko", "xts.ko", "dm-crypt.ko", "evdev.ko"}
+var cryptModules = []string{"loop", "dm-mod", "ecb", "xts", "dm-crypt", "evdev"}
+
+// usbModules are those the USB scenarios need besides: the xHCI controller,
+// USB keyboards (HID), USB sticks (usb-storage, SCSI disks) and ext4 on
+// them, in dependency order (modinfo -F depends; crc-t10dif and
+// crc64-rocksoft look up their crypto drivers when they load).
+var usbModules = []string{
+	"usb-common", "usbcore", "xhci-hcd", "xhci-pci", "hid", "usbhid", "hid-generic",
+	"scsi_common", "scsi_mod", "usb-storage", "crct10dif_common", "crct10dif_generic",
+	"crc-t10dif", "crc64", "crc64_rocksoft_generic", "crc64-rocksoft", "t10-pi", "sd_mod",
+	"crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
+}
 
 // cryptGuest returns the files the guest needs to open a LUKS2 volume
-// (Debian's cryptsetup with its libraries, the modules, the volume and its
-// passphrase) and the volume key, fresh for every call.
-func cryptGuest(kernelDir, tmp string) ([]initramfs.File, []byte, error) {
+// (Debian's cryptsetup with its libraries, the modules — and with usb those
+// for the USB scenarios —, the volume and its passphrase) and the volume
+// key, fresh for every call.
+func cryptGuest(kernelDir, tmp string, usb bool) ([]initramfs.File, []byte, error) {
 	var files []initramfs.File
 	add := func(name, src string, mode uint64) error {
 		b, err := os.ReadFile(src)
@@ -31,18 +45,22 @@ func cryptGuest(kernelDir, tmp string) ([]initramfs.File, []byte, error) {
 		files = append(files, initramfs.File{Name: name, Data: b, Mode: mode})
 		return nil
 	}
-	for _, m := range cryptModules {
-		found, _ := filepath.Glob(filepath.Join(kernelDir, "lib/modules/*/kernel/*/*/"+m))
-		more, _ := filepath.Glob(filepath.Join(kernelDir, "lib/modules/*/kernel/*/"+m))
-		found = append(found, more...)
-		if len(found) != 1 {
-			return nil, nil, fmt.Errorf("module %s: found %d in %s", m, len(found), kernelDir)
-		}
-		if err := add("lab/modules/"+m, found[0], 0o644); err != nil {
+	mods := cryptModules
+	if usb {
+		mods = append(slices.Clone(usbModules), cryptModules...)
+	}
+	paths, err := findModules(kernelDir, mods)
+	if err != nil {
+		return nil, nil, err
+	}
+	var order []string
+	for i, m := range mods {
+		if err := add("lab/modules/"+m+".ko", paths[i], 0o644); err != nil {
 			return nil, nil, err
 		}
+		order = append(order, m+".ko")
 	}
-	files = append(files, initramfs.File{Name: "lab/modules/order", Data: []byte(strings.Join(cryptModules, " ") + "\n"), Mode: 0o644})
+	files = append(files, initramfs.File{Name: "lab/modules/order", Data: []byte(strings.Join(order, " ") + "\n"), Mode: 0o644})
 
 	bin, err := exec.LookPath("cryptsetup")
 	if err != nil {
@@ -126,4 +144,30 @@ func sharedLibs(bin string) ([]string, error) {
 		return nil, fmt.Errorf("ldd %s: no libraries in %q", bin, out)
 	}
 	return libs, nil
+}
+
+// findModules finds each named module (without .ko) in the unpacked kernel
+// package, at whatever depth below lib/modules it sits.
+func findModules(kernelDir string, names []string) ([]string, error) {
+	found := map[string][]string{}
+	err := filepath.WalkDir(filepath.Join(kernelDir, "lib/modules"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name, ok := strings.CutSuffix(d.Name(), ".ko"); ok && !d.IsDir() {
+			found[name] = append(found[name], path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		if len(found[n]) != 1 {
+			return nil, fmt.Errorf("module %s: found %d in %s (want 1)", n, len(found[n]), kernelDir)
+		}
+		paths[i] = found[n][0]
+	}
+	return paths, nil
 }

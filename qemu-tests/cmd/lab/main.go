@@ -51,6 +51,11 @@ type variant struct {
 	trigger string
 	// oneSize: run at 1 GiB only, unless -all.
 	oneSize bool
+	// usb: the guest has two USB sticks on an xHCI controller, its /boot
+	// (with the kernel ramwiped arms with) on one of them.
+	usb bool
+	// idle: seconds of ramwiped at rest measured before the trigger.
+	idle int
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -79,11 +84,15 @@ func variants(contract string) []variant {
 		{name: "init-panics", labInit: true, cmdline: userspace + " ramwipe.lab=panic", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "crypt-wipe", labInit: false, cmdline: contract, expect: lab.ExpectWiped, crypt: true},
 		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
-			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed"},
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", idle: 20},
 		{name: "crypt-hotkey", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "hotkey"},
 		{name: "crypt-drill", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "drill"},
+		{name: "crypt-unplug", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
+			daemon: "kernel = /boot/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "unplug"},
+		{name: "crypt-usbkbd", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "usbkbd"},
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true},
@@ -194,10 +203,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		var extra []initramfs.File
 		var key []byte
 		if p.v.crypt {
-			extra, key, err = cryptGuest(*kernelDir, abs)
+			extra, key, err = cryptGuest(*kernelDir, abs, p.v.usb)
 			if err != nil {
 				return err
 			}
+		}
+		var qemuExtra, sticks []string
+		if p.v.usb {
+			boot, stick, err := usbSticks(abs, vmlinuz)
+			if err != nil {
+				return err
+			}
+			sticks = []string{boot, stick}
+			qemuExtra = lab.USBSticks(boot, stick)
 		}
 		if p.v.daemon != "" {
 			for _, f := range []struct{ name, src string }{{"sbin/ramwiped", daemonBin}, {"sbin/ramwipe", cliBin}} {
@@ -235,11 +253,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM, Key: key,
 			// With ramwiped locked in RAM and the crypt volume open, a 512 MiB
 			// guest has room for 45 % of canaries, not 60 %.
-			Plant:  map[bool]int{true: 45, false: 60}[p.v.daemon != ""],
+			Plant: map[bool]int{true: 45, false: 60}[p.v.daemon != ""],
+			USB:   p.v.usb, Extra: qemuExtra, IdleSeconds: p.v.idle,
 			Daemon: p.v.daemon != "", DaemonState: p.v.state, Trigger: cmp.Or(p.v.trigger, map[bool]string{true: "panic", false: "kexec"}[p.v.daemon != ""]),
 		}.Run(ctx, abs)
 		logf.Close()
 		os.Remove(initrd)
+		for _, f := range sticks {
+			os.Remove(f)
+		}
 		verdict := "ok"
 		if !rec.Pass {
 			verdict = "FAIL (console: " + logPath + ")"
@@ -310,4 +332,35 @@ func writeGuest(path string, agent, vmlinuz, wipeImage []byte, cmdline string, e
 		{Name: "lab/wipe.cmdline", Data: []byte(cmdline + "\n"), Mode: 0o644},
 	}, extra...))
 	return errors.Join(err, f.Close())
+}
+
+// usbSticks makes the two USB sticks' file system images without loop
+// devices (mkfs.ext4 -d): the boot stick holds the kernel as /vmlinuz (the
+// guest mounts it on /boot), the other one just a file. Both are fresh for
+// every scenario: the guest writes to them.
+func usbSticks(dir string, vmlinuz []byte) (boot, stick string, err error) {
+	mk := func(label, size string, files map[string][]byte) (string, error) {
+		src, err := os.MkdirTemp(dir, "stick-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(src)
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
+				return "", err
+			}
+		}
+		img := filepath.Join(dir, strings.ToLower(label)+".img")
+		os.Remove(img)
+		out, err := exec.Command("mkfs.ext4", "-q", "-F", "-L", label, "-d", src, img, size).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("mkfs.ext4 %s: %v: %s (apt-get install e2fsprogs)", label, err, out)
+		}
+		return img, nil
+	}
+	if boot, err = mk("LABBOOT", "32M", map[string][]byte{"vmlinuz": vmlinuz}); err != nil {
+		return "", "", err
+	}
+	stick, err = mk("LABSTICK", "8M", map[string][]byte{"README": []byte("an unrelated USB stick: unplugging it must not wipe\n")})
+	return boot, stick, err
 }

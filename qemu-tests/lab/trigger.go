@@ -1,0 +1,246 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// USBSticks are the QEMU arguments for the USB scenarios: an xHCI
+// controller with two usb-storage sticks, the boot stick (boot, a file
+// system image labelled LABBOOT that the guest mounts on /boot) and an
+// unrelated one (stick, labelled LABSTICK, on /media/stick).
+func USBSticks(boot, stick string) []string {
+	return []string{
+		"-device", "qemu-xhci,id=xhci",
+		"-drive", "if=none,id=bootdisk,format=raw,file=" + boot,
+		"-device", "usb-storage,bus=xhci.0,port=1,drive=bootdisk,id=bootstick,removable=on",
+		"-drive", "if=none,id=otherdisk,format=raw,file=" + stick,
+		"-device", "usb-storage,bus=xhci.0,port=2,drive=otherdisk,id=otherstick,removable=on",
+	}
+}
+
+// USB is what the USB scenarios showed before the real trigger.
+type USB struct {
+	// BootMediumWatched: ramwiped said it watches the boot stick.
+	BootMediumWatched bool `json:"boot_medium_watched,omitempty"`
+	// UnrelatedIgnored: the unrelated stick was unplugged, the guest's
+	// kernel removed its disk, and nothing fired; the guest kept running.
+	UnrelatedIgnored bool `json:"unrelated_unplug_ignored,omitempty"`
+	// KeyboardHotplugged: ramwiped started watching the USB keyboard
+	// plugged in after it started.
+	KeyboardHotplugged bool `json:"keyboard_hotplugged,omitempty"`
+}
+
+// Idle is how often ramwiped was scheduled while nothing happened.
+type Idle struct {
+	Seconds  float64 `json:"seconds"`
+	Threads  int     `json:"threads"`
+	Switches int     `json:"context_switches"`
+	// Control: the same count for a thread of the agent that wakes every
+	// 100 ms; it must see those wakeups, or the measurement is blind.
+	Control int `json:"control_switches"`
+	// PerSecond: context switches per second, all threads together.
+	PerSecond float64 `json:"per_second"`
+}
+
+// maxIdleWakeups is the most context switches per second ramwiped may take
+// at rest: a daemon that polls shows at least its poll rate; one blocked in
+// reads and epoll shows the Go runtime's rare housekeeping (sysmon backs
+// off to one wakeup per 10 ms only while goroutines run; idle it sleeps).
+const maxIdleWakeups = 1.0
+
+var idleRE = regexp.MustCompile(`^LAB IDLE pid=\d+ seconds=(\S+) threads=(\d+) switches=(\d+) control=(\d+)`)
+
+// idle measures ramwiped at rest through the agent.
+func (rec *Record) idle(ctx context.Context, vm *VM, seconds int, fail func(string, ...any)) bool {
+	if err := vm.Send(fmt.Sprintf("idle %d", seconds)); err != nil {
+		fail("%v", err)
+		return false
+	}
+	l, err := vm.WaitLine(ctx, "LAB IDLE")
+	if err != nil {
+		fail("idle: %v", err)
+		return false
+	}
+	m := idleRE.FindStringSubmatch(l.Text)
+	if m == nil {
+		fail("idle: %q", l.Text)
+		return false
+	}
+	var id Idle
+	id.Seconds, _ = strconv.ParseFloat(m[1], 64)
+	id.Threads, _ = strconv.Atoi(m[2])
+	id.Switches, _ = strconv.Atoi(m[3])
+	id.Control, _ = strconv.Atoi(m[4])
+	id.PerSecond = float64(id.Switches) / id.Seconds
+	rec.Idle = &id
+	if want := int(id.Seconds * 5); id.Control < want {
+		fail("idle control: a thread waking every 100 ms was seen switching %d times in %gs (want ≥ %d): the wakeup count is blind", id.Control, id.Seconds, want)
+	}
+	if id.PerSecond > maxIdleWakeups {
+		fail("ramwiped at rest was scheduled %d times in %gs (%.2f/s, want ≤ %g/s): something polls", id.Switches, id.Seconds, id.PerSecond, maxIdleWakeups)
+	}
+	return true
+}
+
+// fire fires the trigger and returns when the lab fired it, on the host's
+// clock. It runs the USB scenarios' preliminaries first.
+func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(string, ...any)) (time.Time, bool) {
+	switch trigger {
+	case "hotkey":
+		// The default chord, held together on the emulated PS/2 keyboard.
+		at := time.Now()
+		if err := pressChord(ctx, vm); err != nil {
+			fail("input-send-event: %v", err)
+			return at, false
+		}
+		return at, true
+	case "unplug":
+		rec.USB = &USB{BootMediumWatched: strings.Contains(lastLines(vm, math.MaxInt), "boot medium: watching")}
+		if !rec.USB.BootMediumWatched {
+			fail("ramwiped does not watch the boot stick:\n%s", tail(vm.Lines(), 20))
+			return time.Time{}, false
+		}
+		if !rec.unplugUnrelated(ctx, vm, fail) {
+			return time.Time{}, false
+		}
+		at := time.Now()
+		if _, err := vm.QMP.Execute(ctx, "device_del", map[string]string{"id": "bootstick"}); err != nil {
+			fail("device_del bootstick: %v", err)
+			return at, false
+		}
+		return at, true
+	case "usbkbd":
+		rec.USB = &USB{}
+		if _, err := vm.QMP.Execute(ctx, "device_add", map[string]string{"driver": "usb-kbd", "id": "kbd2", "bus": "xhci.0"}); err != nil {
+			fail("device_add usb-kbd: %v", err)
+			return time.Time{}, false
+		}
+		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if _, err := waitFor(wctx, vm, func(s string) bool {
+			return strings.Contains(s, "hotkey: watching") && strings.Contains(s, "USB Keyboard")
+		}); err != nil {
+			fail("ramwiped never watched the hot-plugged USB keyboard: %v\n%s", err, tail(vm.Lines(), 20))
+			return time.Time{}, false
+		}
+		rec.USB.KeyboardHotplugged = true
+		// The guest has no PS/2 keyboard driver (i8042.nokbd) and QEMU
+		// sends keys to the keyboard activated last: only the USB keyboard
+		// can deliver this chord.
+		at := time.Now()
+		if err := pressChord(ctx, vm); err != nil {
+			fail("input-send-event: %v", err)
+			return at, false
+		}
+		return at, true
+	default:
+		at := time.Now()
+		if err := vm.Send(trigger); err != nil {
+			fail("send %s: %v", trigger, err)
+			return at, false
+		}
+		return at, true
+	}
+}
+
+// unplugUnrelated pulls the unrelated stick and checks that nothing fires.
+func (rec *Record) unplugUnrelated(ctx context.Context, vm *VM, fail func(string, ...any)) bool {
+	disk := usbDisk(vm, "stick")
+	if disk == "" {
+		fail("the guest did not say which disk the unrelated stick is")
+		return false
+	}
+	if _, err := vm.QMP.Execute(ctx, "device_del", map[string]string{"id": "otherstick"}); err != nil {
+		fail("device_del otherstick: %v", err)
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := waitEvent(wctx, vm, "DEVICE_DELETED", "otherstick"); err != nil {
+		fail("unplug of the unrelated stick: %v", err)
+		return false
+	}
+	// Until the guest's kernel has removed the disk, ramwiped may not have
+	// had the uevents yet.
+	for {
+		if err := vm.Send("gone " + disk); err != nil {
+			fail("%v", err)
+			return false
+		}
+		l, err := vm.WaitLine(wctx, "LAB GONE")
+		if err != nil {
+			fail("unplug of the unrelated stick: the guest kept /dev/%s: %v", disk, err)
+			return false
+		}
+		if strings.HasSuffix(l.Text, " yes") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	select {
+	case <-vm.Exited():
+		fail("unplugging an unrelated USB stick took the guest down:\n%s", tail(vm.Lines(), 20))
+		return false
+	case <-time.After(3 * time.Second):
+	}
+	for _, l := range vm.Lines() {
+		if markRE.MatchString(l.Text) {
+			fail("unplugging an unrelated USB stick started a panic: %q", l.Text)
+			return false
+		}
+	}
+	rec.USB.UnrelatedIgnored = true
+	return true
+}
+
+// usbDisk is the guest's disk name for one of the sticks ("boot",
+// "stick"), from the agent's "LAB USB boot=sdX stick=sdY" line.
+func usbDisk(vm *VM, which string) string {
+	for _, l := range vm.Lines() {
+		if rest, ok := strings.CutPrefix(l.Text, "LAB USB "); ok {
+			for _, f := range strings.Fields(rest) {
+				if v, ok := strings.CutPrefix(f, which+"="); ok {
+					return v
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// waitEvent waits for a QMP event about the device with the given id.
+func waitEvent(ctx context.Context, vm *VM, name, device string) error {
+	for {
+		select {
+		case ev := <-vm.QMP.Events:
+			var d struct {
+				Device string `json:"device"`
+			}
+			_ = json.Unmarshal(ev.Data, &d)
+			if ev.Name == name && d.Device == device {
+				return nil
+			}
+		case <-vm.Exited():
+			return fmt.Errorf("waiting for %s of %s: %w", name, device, ErrExited)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s of %s: %w", name, device, ctx.Err())
+		}
+	}
+}
+
+// waitFor waits for a console line for which match is true.
+func waitFor(ctx context.Context, vm *VM, match func(string) bool) (Line, error) {
+	for {
+		l, err := vm.WaitLine(ctx, "")
+		if err != nil || match(l.Text) {
+			return l, err
+		}
+	}
+}
