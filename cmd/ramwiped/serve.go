@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ramwipe/ramwipe/trigger/bootmedium"
@@ -101,6 +102,13 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 		<-ctx.Done()
 		l.Close()
 	}()
+	if medium != nil {
+		// A resume starts the hold at once, not at the next uevent.
+		if err := bootmedium.WatchResume(ctx, func() { medium.Resumed() }); err != nil {
+			logf("boot medium: resume notifications: %v; a removal right after a resume is checked again %v later", err, bootmedium.ResumeSettle)
+		}
+	}
+	var recheck atomic.Bool // a check after a resume hold is pending
 	go func() {
 		for {
 			ev, err := l.Receive()
@@ -122,9 +130,21 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 					w.HandleUevent(ev)
 				}
 				if medium != nil {
-					if v, why := medium.Match(ev); v == bootmedium.Gone {
+					switch v, why := medium.Match(ev); v {
+					case bootmedium.Gone:
 						d.Fire("bootmedium") // first: the log may go to a disk
 						logf("boot medium: %s", why)
+					case bootmedium.Deferred:
+						logf("boot medium: %s; just resumed: checking again in %v", why, medium.HoldEnds())
+						if !recheck.Swap(true) {
+							time.AfterFunc(medium.HoldEnds(), func() {
+								recheck.Store(false)
+								if gone := medium.Missing(); len(gone) > 0 {
+									d.Fire("bootmedium")
+									logf("boot medium: %v still gone after the resume", gone)
+								}
+							})
+						}
 					}
 				}
 			}

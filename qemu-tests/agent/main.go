@@ -18,7 +18,7 @@
 // daemon.go), lab.usb=1 (mount the lab's USB sticks: see usb.go).
 //
 // Console commands besides "kexec": "panic", "panic-as UID GID [GROUP...]",
-// "rehearse", "gone NAME" (has block device NAME gone? "LAB GONE NAME
+// "rehearse", "suspend" (to RAM; "LAB RESUMED" after the wake-up), "gone NAME" (has block device NAME gone? "LAB GONE NAME
 // yes|no"), "idle N" (context switches of ramwiped's threads over N s:
 // "LAB IDLE …"), "poweroff".
 package main
@@ -164,6 +164,11 @@ func run() error {
 		switch cmd {
 		case "gone":
 			fmt.Printf("LAB GONE %s %s\n", arg, map[bool]string{true: "yes", false: "no"}[blockGone(arg)])
+			continue
+		case "suspend":
+			// Blocks until the host wakes the guest (QMP system_wakeup).
+			err := os.WriteFile("/sys/power/state", []byte("mem"), 0)
+			fmt.Printf("LAB RESUMED %v\n", err)
 			continue
 		case "idle":
 			n, _ := strconv.Atoi(arg)

@@ -62,7 +62,9 @@ type Scenario struct {
 	// (ramwipe panic on the guest console), "hotkey" (QMP input-send-event of the
 	// default chord), "drill" (the safety drills, then ramwipe panic as a
 	// member of the group), "unplug" (QMP device_del of an unrelated USB
-	// stick, which must not trigger, then of the boot stick), or "usbkbd"
+	// stick, which must not trigger, then of the boot stick), "resume"
+	// (suspend to RAM and wake-up, which must not trigger, then the boot
+	// stick is pulled), or "usbkbd"
 	// (a USB keyboard hot-plugged with device_add, then the chord on it).
 	Trigger string
 	// USB makes the guest mount its USB sticks (lab.usb=1): the QEMU
@@ -93,28 +95,31 @@ type Timings struct {
 
 // Record is the outcome of a scenario.
 type Record struct {
-	Name       string   `json:"name"`
-	MemMiB     int      `json:"mem_mib"`
-	SMP        int      `json:"smp"`
-	Cmdline    string   `json:"wipe_cmdline"`
-	Expect     string   `json:"expect"`
-	Nonce      uint32   `json:"nonce"`
-	Pre        *Scan    `json:"pre,omitempty"`
-	Post       *Scan    `json:"post,omitempty"`
-	PoweredOff bool     `json:"powered_off"`
-	Shutdown   string   `json:"shutdown_reason,omitempty"`
-	Summary    string   `json:"wipe_summary,omitempty"`
-	FillMiB    uint64   `json:"fill_mib"`
-	Timings    Timings  `json:"timings"`
-	Daemon     string   `json:"daemon_state,omitempty"`
-	Drill      *Drill   `json:"drill,omitempty"`
-	USB        *USB     `json:"usb,omitempty"`
-	Idle       *Idle    `json:"idle,omitempty"`
-	Panic      *Panic   `json:"panic,omitempty"`
-	KeyPre     *KeyScan `json:"key_pre,omitempty"`
-	KeyPost    *KeyScan `json:"key_post,omitempty"`
-	Pass       bool     `json:"pass"`
-	Failures   []string `json:"failures,omitempty"`
+	Name       string `json:"name"`
+	MemMiB     int    `json:"mem_mib"`
+	SMP        int    `json:"smp"`
+	Cmdline    string `json:"wipe_cmdline"`
+	Expect     string `json:"expect"`
+	Nonce      uint32 `json:"nonce"`
+	Pre        *Scan  `json:"pre,omitempty"`
+	Post       *Scan  `json:"post,omitempty"`
+	PoweredOff bool   `json:"powered_off"`
+	// PowerOffIgnored says why the power-off was not required (see
+	// Record.waitAfterResume).
+	PowerOffIgnored string   `json:"power_off_ignored,omitempty"`
+	Shutdown        string   `json:"shutdown_reason,omitempty"`
+	Summary         string   `json:"wipe_summary,omitempty"`
+	FillMiB         uint64   `json:"fill_mib"`
+	Timings         Timings  `json:"timings"`
+	Daemon          string   `json:"daemon_state,omitempty"`
+	Drill           *Drill   `json:"drill,omitempty"`
+	USB             *USB     `json:"usb,omitempty"`
+	Idle            *Idle    `json:"idle,omitempty"`
+	Panic           *Panic   `json:"panic,omitempty"`
+	KeyPre          *KeyScan `json:"key_pre,omitempty"`
+	KeyPost         *KeyScan `json:"key_post,omitempty"`
+	Pass            bool     `json:"pass"`
+	Failures        []string `json:"failures,omitempty"`
 
 	expectDaemon string
 }
@@ -229,9 +234,14 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 			}
 		}
 	}()
-	if err := vm.Wait(ctx); err != nil {
-		fail("guest did not power off by itself: %v; last console lines:\n%s", err, tail(vm.Lines(), 15))
+	if trigger == "resume" {
+		err = rec.waitAfterResume(ctx, vm)
 	} else {
+		err = vm.Wait(ctx)
+	}
+	if err != nil {
+		fail("guest did not power off by itself: %v; last console lines:\n%s", err, tail(vm.Lines(), 15))
+	} else if rec.PowerOffIgnored == "" {
 		rec.PoweredOff = true
 	}
 	rec.Timings.KexecToOff = vm.ExitAt.Sub(kexecAt).Seconds()
@@ -340,7 +350,7 @@ func (rec *Record) judge(fail func(string, ...any)) {
 	if rec.expectDaemon != "" && rec.Daemon != rec.expectDaemon {
 		fail("ramwiped reported state %q before the trigger, want %q", rec.Daemon, rec.expectDaemon)
 	}
-	if !rec.PoweredOff {
+	if !rec.PoweredOff && rec.PowerOffIgnored == "" {
 		fail("the guest did not power off by itself")
 	}
 	rec.Pass = len(rec.Failures) == 0

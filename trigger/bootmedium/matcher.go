@@ -9,19 +9,28 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ramwipe/ramwipe/trigger/uevent"
 )
 
-// Clock tells the time; [Matcher.Hold] is measured with it.
+// Clock tells the time; [Matcher.Hold] is measured with it. Suspended
+// is how long the machine has been suspended since it booted (on Linux
+// CLOCK_BOOTTIME − CLOCK_MONOTONIC): when it grew, the machine resumed.
 type Clock interface {
 	Now() time.Time
+	Suspended() time.Duration
 }
 
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
+
+// ResumeSettle is how long after a resume the Matcher holds removals (see
+// [Matcher.Match]): long enough for a USB bus that re-enumerates on resume
+// to bring its devices back.
+const ResumeSettle = 5 * time.Second
 
 // Verdict is what [Matcher.Match] decides about a uevent.
 type Verdict uint8
@@ -68,7 +77,9 @@ type Matcher struct {
 	sys       string
 	clock     Clock
 	logf      func(string, ...any)
+	mu        sync.Mutex // holdUntil and slept: Resumed comes from another goroutine
 	holdUntil time.Time
+	slept     time.Duration // Clock.Suspended at the previous check
 	// size returns a disk's size in 512-byte sectors; a seam for tests.
 	size func(devpath string) (uint64, error)
 }
@@ -87,6 +98,7 @@ func NewMatcher(m *Medium, cfg MatcherConfig) *Matcher {
 		mt.logf = func(string, ...any) {}
 	}
 	mt.size = mt.sysfsSize
+	mt.slept = mt.clock.Suspended()
 	for _, d := range m.Devices {
 		if d.Watched {
 			mt.watched = append(mt.watched, d)
@@ -106,8 +118,16 @@ func NewMatcher(m *Medium, cfg MatcherConfig) *Matcher {
 //     (SYNTH_UUID, `udevadm trigger --action=remove`) are not removals;
 //   - everything else is [Ignore]d.
 //
+// A removal during a hold is [Deferred] instead of [Gone]. The first event
+// after the machine resumed from suspend starts a hold of [ResumeSettle]
+// by itself (some hardware re-enumerates USB on resume: its devices go and
+// come back, which is no reason to wipe); the caller then asks
+// [Matcher.Missing] when the hold ends, so a medium pulled while the
+// machine slept still fires, [ResumeSettle] later.
+//
 // The string says what happened, for the log.
 func (m *Matcher) Match(ev uevent.Event) (Verdict, string) {
+	m.Resumed()
 	var why string
 	switch ev.Action {
 	case "remove":
@@ -144,10 +164,28 @@ func (m *Matcher) Match(ev uevent.Event) (Verdict, string) {
 		m.logf("boot medium: ignored a synthetic uevent (SYNTH_UUID): %s", why)
 		return Ignore, ""
 	}
-	if m.clock.Now().Before(m.holdUntil) {
+	if m.HoldEnds() > 0 {
 		return Deferred, why
 	}
 	return Gone, why
+}
+
+// Resumed checks whether the machine slept since the last check, and if
+// so starts a hold of [ResumeSettle]. Match calls it for every event; call
+// it also when told of a resume ([WatchResume]), so that the hold starts
+// at the resume and not at the next uevent, which may be the real removal
+// a minute later. It reports whether the machine had slept.
+func (m *Matcher) Resumed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	slept := m.clock.Suspended()
+	if slept <= m.slept+time.Second {
+		return false
+	}
+	m.logf("boot medium: the machine resumed (suspended %v since the last check); removals are checked again in %v", (slept - m.slept).Round(time.Second), ResumeSettle)
+	m.holdUntil = m.clock.Now().Add(ResumeSettle)
+	m.slept = slept
+	return true
 }
 
 // covered returns the watched device that devpath is, or is above.
@@ -176,12 +214,20 @@ func covers(a, b string) bool {
 }
 
 // Hold defers removals for d from now: Match reports [Deferred] instead of
-// [Gone] until then. It is a seam for a caller that knows the machine just
-// resumed and whose hardware re-enumerates USB devices on resume (USB
-// persist failing): after the hold it calls [Matcher.Missing] and panics if
-// anything is missing. Hold(0) ends a hold.
+// [Gone] until then; the caller calls [Matcher.Missing] when the hold ends
+// ([Matcher.HoldEnds]) and panics if anything is missing. Match holds by
+// itself after a resume. Hold(0) ends a hold.
 func (m *Matcher) Hold(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.holdUntil = m.clock.Now().Add(d)
+}
+
+// HoldEnds is how long the current hold lasts from now (0 if none).
+func (m *Matcher) HoldEnds() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return max(m.holdUntil.Sub(m.clock.Now()), 0)
 }
 
 // Missing returns the watched devpaths that are no longer in sysfs. Call it

@@ -1,6 +1,7 @@
 package bootmedium
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -13,9 +14,13 @@ import (
 	"github.com/ramwipe/ramwipe/trigger/uevent"
 )
 
-type fakeClock struct{ t time.Time }
+type fakeClock struct {
+	t     time.Time
+	slept time.Duration
+}
 
-func (c *fakeClock) Now() time.Time { return c.t }
+func (c *fakeClock) Now() time.Time           { return c.t }
+func (c *fakeClock) Suspended() time.Duration { return c.slept }
 
 func ev(action, devpath string, env ...string) uevent.Event {
 	e := uevent.Event{Action: action, DevPath: devpath, Env: map[string]string{"ACTION": action, "DEVPATH": devpath}}
@@ -176,6 +181,63 @@ func TestHoldAndMissing(t *testing.T) {
 
 	require.NoError(t, os.RemoveAll(tr.path("/sys"+usbStick)))
 	assert.Equal(t, []string{usbBoot, usbRoot}, m.Missing())
+}
+
+func TestResumeHolds(t *testing.T) {
+	tr := dmCryptUSB(t)
+	m, clk := matcherFor(t, tr, Options{})
+	assert.Zero(t, m.HoldEnds())
+	got, _ := m.Match(ev("add", "/devices/virtual/misc/tun"))
+	assert.Equal(t, Ignore, got)
+	assert.Zero(t, m.HoldEnds(), "no resume: no hold")
+
+	// The machine slept 10 minutes; on resume its USB bus re-enumerates.
+	clk.slept += 10 * time.Minute
+	clk.t = clk.t.Add(time.Second)
+	got, why := m.Match(ev("remove", usbStick))
+	assert.Equal(t, Deferred, got, "the first removal after a resume waits")
+	assert.NotEmpty(t, why)
+	assert.Equal(t, ResumeSettle, m.HoldEnds())
+	assert.Empty(t, m.Missing(), "back at the same path: no panic")
+
+	clk.t = clk.t.Add(ResumeSettle)
+	got, _ = m.Match(ev("remove", usbStick))
+	assert.Equal(t, Gone, got, "after the settle time a removal fires at once")
+
+	// A stick pulled while the machine slept: the hold, then Missing.
+	clk.slept += time.Hour
+	got, _ = m.Match(ev("remove", usbStick))
+	assert.Equal(t, Deferred, got)
+	require.NoError(t, os.RemoveAll(tr.path("/sys"+usbStick)))
+	assert.NotEmpty(t, m.Missing(), "gone for good: the caller fires when the hold ends")
+
+	// Sub-second differences between the clocks are no resume.
+	m.Hold(0)
+	clk.slept += 500 * time.Millisecond
+	got, _ = m.Match(ev("remove", usbStick))
+	assert.Equal(t, Gone, got)
+}
+
+func TestResumedStartsTheHold(t *testing.T) {
+	tr := dmCryptUSB(t)
+	m, clk := matcherFor(t, tr, Options{})
+	assert.False(t, m.Resumed(), "no sleep yet")
+	clk.slept += time.Minute
+	assert.True(t, m.Resumed(), "told of the resume")
+	assert.False(t, m.Resumed(), "once per resume")
+	clk.t = clk.t.Add(ResumeSettle)
+	got, _ := m.Match(ev("remove", usbStick))
+	assert.Equal(t, Gone, got, "a removal long after the resume fires at once")
+}
+
+func TestWatchResumeStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, WatchResume(ctx, func() {}))
+	cancel()
+}
+
+func TestSystemClockSuspended(t *testing.T) {
+	assert.GreaterOrEqual(t, systemClock{}.Suspended(), time.Duration(0))
 }
 
 func TestVerdictString(t *testing.T) {

@@ -91,6 +91,8 @@ func variants(contract string) []variant {
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "drill"},
 		{name: "crypt-unplug", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
 			daemon: "kernel = /boot/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "unplug"},
+		{name: "crypt-resume", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
+			daemon: "kernel = /boot/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "resume"},
 		{name: "crypt-usbkbd", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "usbkbd"},
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true,
