@@ -40,6 +40,10 @@ type Config struct {
 	// KillCords are more devices whose removal triggers: /dev/disk/by-id/…
 	// paths or sysfs devpaths.
 	KillCords []string
+	// ShutdownWipe stages the wipe image for the systemd-shutdown hook, so
+	// that every poweroff, reboot and halt wipes memory (package
+	// wipe/shutdown).
+	ShutdownWipe bool
 }
 
 // DefaultConfig is the configuration with no file and no flags.
@@ -51,6 +55,7 @@ func DefaultConfig() Config {
 		KeyDeadlineMS: 2000,
 		Hotkey:        hotkey.DefaultChord,
 		BootMedium:    "removable",
+		ShutdownWipe:  true,
 	}
 }
 
@@ -124,6 +129,13 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				continue
 			}
 			c.LockKexec = b
+		case "shutdown_wipe":
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				bad("shutdown_wipe = %q: want true or false", val)
+				continue
+			}
+			c.ShutdownWipe = b
 		case "key_deadline_ms":
 			v, err := strconv.Atoi(val)
 			if err != nil || v < 10 || v > 60000 {
@@ -153,7 +165,7 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 			}
 			c.KillCords = cords
 		default:
-			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord)", key)
+			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord, shutdown_wipe)", key)
 		}
 	}
 	if err := sc.Err(); err != nil {

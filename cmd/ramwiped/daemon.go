@@ -28,6 +28,10 @@ type Platform interface {
 	KexecLoaded() (bool, error)
 	LockMemory() error
 	LockKexec() error
+	// StageShutdown hands img to the shutdown hook (package
+	// wipe/shutdown); UnstageShutdown takes it back.
+	StageShutdown(img kexec.Image) error
+	UnstageShutdown() error
 	ReadFile(name string) ([]byte, error)
 	// KeyEraser and KeyringSweeper open what the panic path needs now.
 	KeyEraser() (wipe.KeyEraser, []string, error)
@@ -95,8 +99,9 @@ func (d *daemon) arm() {
 	st.Cmdline = strings.Join(fields, " ")
 
 	loaded := false
+	img := kexec.Image{Kernel: st.Kernel, Initrd: d.cfg.Initramfs, Cmdline: st.Cmdline}
 	if st.Kernel != "" && len(problems) == 0 {
-		if err := d.plat.LoadKexec(kexec.Image{Kernel: st.Kernel, Initrd: d.cfg.Initramfs, Cmdline: st.Cmdline}); err != nil {
+		if err := d.plat.LoadKexec(img); err != nil {
 			problem("%v", err)
 		} else if ok, err := d.plat.KexecLoaded(); err != nil || !ok {
 			problem("kexec_file_load succeeded but /sys/kernel/kexec_loaded is not 1 (%v)", err)
@@ -104,6 +109,7 @@ func (d *daemon) arm() {
 			loaded = true
 		}
 	}
+	st.ShutdownWipe = d.stageShutdown(loaded, img)
 	if err := d.plat.LockMemory(); err != nil {
 		problem("mlockall: %v (the panic path may page from a suspended disk)", err)
 	}
@@ -148,6 +154,29 @@ func (d *daemon) arm() {
 	d.logf("state %s: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
 }
 
+// stageShutdown stages the image that loaded for the shutdown hook, or
+// takes back what was staged, and says which for the status.
+func (d *daemon) stageShutdown(loaded bool, img kexec.Image) string {
+	why := ""
+	switch {
+	case !d.cfg.ShutdownWipe:
+		why = "off: shutdown_wipe = false"
+	case !loaded:
+		why = "off: no wipe image loaded"
+	default:
+		if err := d.plat.StageShutdown(img); err != nil {
+			why = fmt.Sprintf("off: staging the wipe image for shutdown: %v", err)
+			d.logf("arming: %s", why)
+		} else {
+			return "staged: poweroff, reboot and halt wipe memory first"
+		}
+	}
+	if err := d.plat.UnstageShutdown(); err != nil {
+		d.logf("arming: %v", err)
+	}
+	return why
+}
+
 func whySuffix(why string) string {
 	if why == "" {
 		return ""
@@ -172,6 +201,7 @@ func (d *daemon) rearm() {
 	d.mu.Lock()
 	d.status.Triggers = triggers
 	d.mu.Unlock()
+	_ = notify(statusLine(d.snapshot())) // systemctl status shows the new state
 }
 
 // snapshot returns a copy of the status.

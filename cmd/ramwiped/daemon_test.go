@@ -22,6 +22,7 @@ type fakePlatform struct {
 	loaded   bool
 	loadedAs kexec.Image
 	cmdline  string
+	stageErr error
 }
 
 func (f *fakePlatform) call(s string) { f.calls = append(f.calls, s) }
@@ -39,6 +40,11 @@ func (f *fakePlatform) LoadKexec(img kexec.Image) error {
 func (f *fakePlatform) KexecLoaded() (bool, error) { return f.loaded, nil }
 func (f *fakePlatform) LockMemory() error          { f.call("mlockall"); return nil }
 func (f *fakePlatform) LockKexec() error           { f.call("lock-kexec"); return nil }
+func (f *fakePlatform) StageShutdown(img kexec.Image) error {
+	f.call("stage " + img.Kernel)
+	return f.stageErr
+}
+func (f *fakePlatform) UnstageShutdown() error { f.call("unstage"); return nil }
 func (f *fakePlatform) ReadFile(name string) ([]byte, error) {
 	if f.cmdline == "" {
 		return nil, os.ErrNotExist
@@ -87,7 +93,8 @@ func TestArmed(t *testing.T) {
 	assert.Equal(t, "console=ttyS0 memtest=1 init_on_free=1 ramwipe.action=poweroff ramwipe.quiet", p.loadedAs.Cmdline)
 	assert.Equal(t, []string{"cryptroot"}, s.CryptDevices)
 	assert.True(t, s.KexecLocked)
-	assert.Equal(t, []string{"load", "mlockall", "open-dm", "lock-kexec"}, p.calls)
+	assert.Equal(t, []string{"load", "stage /boot/vmlinuz-test", "mlockall", "open-dm", "lock-kexec"}, p.calls)
+	assert.Contains(t, s.ShutdownWipe, "staged")
 
 	p.calls = nil
 	err := d.Panic("cli")
@@ -105,10 +112,31 @@ func TestDegradedWhenKexecFails(t *testing.T) {
 	assert.Contains(t, s.Why, "NO WIPE IMAGE LOADED")
 	assert.Contains(t, s.Why, "kexec_load_disabled")
 	assert.NotEmpty(t, s.LastError)
+	assert.Equal(t, "off: no wipe image loaded", s.ShutdownWipe)
+	assert.Contains(t, p.calls, "unstage", "no image: nothing left staged from before")
 
 	p.calls = nil
 	_ = d.Panic("cli")
 	assert.Equal(t, []string{"erase", "poweroff"}, p.calls, "degraded: keys, then power off at once")
+}
+
+func TestShutdownWipeStaging(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	cfg := DefaultConfig()
+	cfg.ShutdownWipe = false
+	d := newDaemon(p, true, cfg)
+	d.arm()
+	s := status(t, d)
+	assert.Equal(t, "armed", s.State)
+	assert.Equal(t, "off: shutdown_wipe = false", s.ShutdownWipe)
+	assert.Contains(t, p.calls, "unstage")
+
+	p = &fakePlatform{cmdline: "memtest=1", stageErr: errors.New("no space left on device")}
+	d = newDaemon(p, true, DefaultConfig())
+	d.arm()
+	s = status(t, d)
+	assert.Equal(t, "armed", s.State, "the panic path does not need the shutdown copy")
+	assert.Contains(t, s.ShutdownWipe, "no space left on device")
 }
 
 func TestDegradedWithoutContract(t *testing.T) {
@@ -199,7 +227,7 @@ func TestRearm(t *testing.T) {
 	d.addTrigger("hotkey")
 	p.calls = nil
 	d.rearm()
-	assert.Equal(t, []string{"load", "mlockall", "open-dm"}, p.calls)
+	assert.Equal(t, []string{"load", "stage /boot/vmlinuz-test", "mlockall", "open-dm"}, p.calls)
 	assert.Equal(t, []string{"cli", "hotkey"}, d.snapshot().Triggers, "triggers keep running")
 	assert.Equal(t, "armed", d.snapshot().State)
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ramwipe/ramwipe/wipe"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
+	"github.com/ramwipe/ramwipe/wipe/shutdown"
 )
 
 // linux is the real Platform. Only run builds it, and only with --armed
@@ -45,6 +46,9 @@ func (*linux) Consoles() []string {
 func (*linux) LoadKexec(img kexec.Image) error      { return kexec.Load(img) }
 func (*linux) KexecLoaded() (bool, error)           { return kexec.Loaded() }
 func (*linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+func (*linux) StageShutdown(img kexec.Image) error { return shutdown.Stage(shutdown.Dir, img) }
+func (*linux) UnstageShutdown() error              { return shutdown.Unstage(shutdown.Dir) }
 
 func (*linux) LockMemory() error {
 	// MCL_CURRENT|MCL_FUTURE, not MCL_ONFAULT: every page resident now.

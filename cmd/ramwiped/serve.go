@@ -51,6 +51,9 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	log.Info("ready", "socket", d.cfg.Socket, "status", d.Status())
+	if err := notify("READY=1\n" + statusLine(d.snapshot())); err != nil {
+		log.Warn(fmt.Sprintf("sd_notify: %v", err))
+	}
 	return srv.Serve(ctx)
 }
 
