@@ -9,18 +9,32 @@ BUILD     := build
 LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
 LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
+DEB_DEPS  := debhelper dpkg-dev lintian cpio git
+VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps initramfs unit fuzz lab demo test clean
+.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab demo test clean
 
-all: initramfs
+all: binaries initramfs
 
-# Debian packages the lab needs; installed only when missing.
-lab-deps:
-	@missing=$$(for p in $(LAB_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+# Debian packages a target needs; installed only when missing.
+define apt-ensure
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+lab-deps:
+	$(call apt-ensure,$(LAB_DEPS))
+
+deb-deps:
+	$(call apt-ensure,$(DEB_DEPS))
+
+# ramwiped, ramwipe and the shutdown hook: static, reproducible.
+binaries:
+	@mkdir -p $(BUILD)/bin
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-shutdown
 
 # The wipe image: a static /init in a reproducible cpio, and the kernel
 # command line the loader passes with it.
@@ -29,6 +43,39 @@ initramfs:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -o $(BUILD)/wipeinit ./initramfs/wipeinit
 	$(GO) run ./initramfs/mkinitramfs -init $(BUILD)/wipeinit -o $(BUILD)/ramwipe-initramfs.cpio
 	@echo "wrote $(BUILD)/ramwipe-initramfs.cpio and $(BUILD)/ramwipe-initramfs.cmdline"
+
+# What the package installs, below DESTDIR (debian/rules calls this).
+install: binaries initramfs
+	install -D -m 0755 $(BUILD)/bin/ramwiped $(DESTDIR)/usr/sbin/ramwiped
+	install -D -m 0755 $(BUILD)/bin/ramwipe $(DESTDIR)/usr/bin/ramwipe
+	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/lib/systemd/system-shutdown/ramwipe
+	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cpio $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cpio
+	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cmdline $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cmdline
+	install -D -m 0644 debian/ramwiped.service $(DESTDIR)/lib/systemd/system/ramwiped.service
+	install -D -m 0644 debian/ramwipe.conf $(DESTDIR)/etc/ramwipe/ramwipe.conf
+	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
+	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop
+	install -D -m 0644 man/ramwipe.8 $(DESTDIR)/usr/share/man/man8/ramwipe.8
+	install -D -m 0644 man/ramwiped.8 $(DESTDIR)/usr/share/man/man8/ramwiped.8
+	install -D -m 0644 man/ramwipe.conf.5 $(DESTDIR)/usr/share/man/man5/ramwipe.conf.5
+
+# The .deb, built from a copy of the source files git knows of (dpkg-buildpackage writes
+# beside the source tree): build/ramwipe_$(VERSION)_amd64.deb, and
+# build/ramwipe.deb pointing at it. The Go caches are passed in because dh
+# gives the build a throw-away HOME.
+deb: deb-deps
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/ramwipe-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(BUILD)/deb/ramwipe-$(VERSION)
+	cd $(BUILD)/deb/ramwipe-$(VERSION) && \
+		GOMODCACHE="$$($(GO) env GOMODCACHE)" GOCACHE="$$($(GO) env GOCACHE)" GOFLAGS=-mod=mod \
+		dpkg-buildpackage -b -us -uc
+	cp $(BUILD)/deb/ramwipe_$(VERSION)_amd64.deb $(BUILD)/
+	ln -sf ramwipe_$(VERSION)_amd64.deb $(BUILD)/ramwipe.deb
+	dpkg-deb -c $(BUILD)/ramwipe.deb
+
+# lintian: no error, no warning.
+deb-check: deb
+	lintian --fail-on error,warning --display-info $(BUILD)/ramwipe_$(VERSION)_amd64.deb
 
 unit:
 	$(GO) vet ./...
@@ -51,7 +98,7 @@ lab: lab-deps initramfs
 demo: lab-deps initramfs
 	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/demo -run '1024M-smp2/' $(LABFLAGS)
 
-test: unit lab
+test: unit deb-check lab
 
 clean:
 	rm -rf $(BUILD)

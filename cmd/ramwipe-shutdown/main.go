@@ -1,5 +1,5 @@
 // Command ramwipe-shutdown is ramwipe's systemd-shutdown hook, installed as
-// /usr/lib/systemd/system-shutdown/ramwipe. At the very end of every
+// /lib/systemd/system-shutdown/ramwipe. At the very end of every
 // poweroff, reboot and halt — services stopped, file systems unmounted or
 // read-only, dm-crypt devices removed — systemd-shutdown runs it with the
 // verb as argv[1]. It loads the wipe image ramwiped staged (package
