@@ -12,7 +12,7 @@ LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 DEB_DEPS  := debhelper dpkg-dev lintian cpio git
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab demo test clean
+.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys demo test clean
 
 all: binaries initramfs
 
@@ -94,11 +94,19 @@ fuzz:
 lab: lab-deps initramfs
 	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/lab $(LABFLAGS)
 
-# The main job: one guest, canaries planted, wiped, dumped, reported.
-demo: lab-deps initramfs
-	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/demo -run '1024M-smp2/' $(LABFLAGS)
+# The full-system lab: ramwipe's .deb on a Debian bookworm guest built with
+# debootstrap (cached in LAB_CACHE until its recipe changes).
+fullsys: lab-deps deb
+	$(call apt-ensure,debootstrap)
+	$(GO) run ./qemu-tests/cmd/fullsys -image-dir "$$(qemu-tests/fullsys/build-image.sh $(LAB_CACHE))" -deb $(BUILD)/ramwipe.deb -out $(BUILD)/fullsys $(FULLSYSFLAGS)
 
-test: unit deb-check lab
+# The main job: a Debian system with ramwipe installed and a LUKS2 volume
+# open, canaries planted, the panic hotkey pressed, its RAM dumped, reported.
+demo: lab-deps deb
+	$(call apt-ensure,debootstrap)
+	$(GO) run ./qemu-tests/cmd/fullsys -image-dir "$$(qemu-tests/fullsys/build-image.sh $(LAB_CACHE))" -deb $(BUILD)/ramwipe.deb -out $(BUILD)/demo -run hotkey $(FULLSYSFLAGS)
+
+test: unit deb-check lab fullsys
 
 clean:
 	rm -rf $(BUILD)

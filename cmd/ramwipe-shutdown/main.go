@@ -10,8 +10,8 @@
 // the kernel command line, or when nothing is staged (ramwiped not armed,
 // or shutdown_wipe = no). Whatever fails, it says so on the kernel log and
 // exits 0: systemd-shutdown then finishes the shutdown as if ramwipe were
-// not installed. It refuses to run anywhere but as systemd-shutdown's
-// child, so running it by hand does nothing.
+// not installed. It refuses to run unless PID 1 is systemd-shutdown, so
+// running it by hand on a running system does nothing.
 package main
 
 import (
@@ -32,7 +32,7 @@ func main() {
 		fmt.Fprintln(log, "ramwipe-shutdown: usage: ramwipe-shutdown poweroff|reboot|halt|kexec (systemd-shutdown runs it)")
 		os.Exit(2)
 	}
-	if why := notAtShutdown(os.Getppid(), readFile("/proc/1/comm")); why != "" {
+	if why := notAtShutdown(readFile("/proc/1/comm")); why != "" {
 		fmt.Fprintf(log, "ramwipe-shutdown: refusing: %s; systemd-shutdown runs this hook at the end of a shutdown\n", why)
 		os.Exit(2)
 	}
@@ -53,13 +53,11 @@ func main() {
 }
 
 // notAtShutdown says why this is not the end of a shutdown, or "" if it
-// is: systemd-shutdown is PID 1 (its comm is cut to 15 bytes) and our parent.
-func notAtShutdown(ppid int, comm1 string) string {
+// is: PID 1 has become systemd-shutdown (its comm is cut to 15 bytes),
+// which runs the hooks through a child of its own, "(sd-executor)".
+func notAtShutdown(comm1 string) string {
 	if c := strings.TrimSpace(comm1); c != "systemd-shutdow" {
 		return fmt.Sprintf("PID 1 is %q, not systemd-shutdown", c)
-	}
-	if ppid != 1 {
-		return fmt.Sprintf("started by PID %d, not by PID 1", ppid)
 	}
 	return ""
 }

@@ -101,6 +101,9 @@ func printStatus(stdout, stderr io.Writer, text string) int {
 	fmt.Fprintf(stdout, "crypt devices:  %s\n", devs)
 	fmt.Fprintf(stdout, "triggers:       %s\n", strings.Join(s.Triggers, ", "))
 	fmt.Fprintf(stdout, "kexec locked:   %v\n", s.KexecLocked)
+	if s.ShutdownWipe != "" {
+		fmt.Fprintf(stdout, "shutdown wipe:  %s\n", s.ShutdownWipe)
+	}
 	fmt.Fprintf(stdout, "since:          %s\n", s.ArmedAt.Format(time.RFC3339))
 	if s.LastError != "" {
 		fmt.Fprintf(stdout, "last error:     %s\n", s.LastError)

@@ -211,10 +211,23 @@ func (d *daemon) snapshot() Status {
 	return d.status
 }
 
-// Status returns the current status as JSON.
+// cryptLister is a KeyEraser that can list the dm-crypt devices now.
+type cryptLister interface {
+	CryptDevices() ([]string, error)
+}
+
+// Status returns the current status as JSON. The crypt devices are listed
+// afresh: a volume unlocked after ramwiped armed (a USB disk, a crypttab
+// entry with nofail) is erased too, since the panic path lists the devices
+// again, and the status says so.
 func (d *daemon) Status() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if l, ok := d.seq.Keys.(cryptLister); ok {
+		if devs, err := l.CryptDevices(); err == nil {
+			d.status.CryptDevices = devs
+		}
+	}
 	b, _ := json.Marshal(d.status)
 	return string(b)
 }

@@ -63,6 +63,25 @@ type keysFunc func(context.Context) error
 
 func (k keysFunc) EraseKeys(ctx context.Context) error { return k(ctx) }
 
+// listingKeys also lists the crypt devices, as the real eraser does.
+type listingKeys struct {
+	keysFunc
+	devs []string
+}
+
+func (k *listingKeys) CryptDevices() ([]string, error) { return k.devs, nil }
+
+func TestStatusListsCryptDevicesAfresh(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	keys := &listingKeys{keysFunc: func(context.Context) error { return nil }}
+	d.seq.Keys = keys
+	assert.Empty(t, status(t, d).CryptDevices, "nothing open yet")
+	keys.devs = []string{"data"} // unlocked after ramwiped armed
+	assert.Equal(t, []string{"data"}, status(t, d).CryptDevices)
+}
+
 type machine struct{ f *fakePlatform }
 
 func (m machine) Kexec() error    { m.f.call("kexec"); return unix.EINVAL }

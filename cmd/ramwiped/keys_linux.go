@@ -22,7 +22,16 @@ func openKeyEraser() (wipe.KeyEraser, []string, error) {
 		return nil, nil, err
 	}
 	devs, err := e.Devices()
-	return e, dmcrypt.Names(devs), err
+	return eraser{e}, dmcrypt.Names(devs), err
+}
+
+// eraser is the dm-crypt key eraser, which can also list the devices for
+// the status (DM_LIST_DEVICES and DM_TABLE_STATUS, without the tables).
+type eraser struct{ *dmcrypt.Eraser }
+
+func (e eraser) CryptDevices() ([]string, error) {
+	devs, err := e.Devices()
+	return dmcrypt.Names(devs), err
 }
 
 // sweeper adapts keyring.Sweeper to the panic sequence.

@@ -43,8 +43,11 @@ func main() {
 	if os.Getenv("LAB_PLANT") != "" {
 		plantChild() // never returns
 	}
+	if len(os.Args) == 5 && os.Args[1] == "plant" {
+		plantMode(os.Args[2:]) // never returns
+	}
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "agent: the lab guest's /init runs only as PID 1 inside a QEMU guest")
+		fmt.Fprintln(os.Stderr, "agent: the lab guest's /init runs only as PID 1 inside a QEMU guest (or: agent plant NONCE PERCENT PROCS)")
 		os.Exit(2)
 	}
 	err := run()
@@ -66,10 +69,12 @@ type config struct {
 	crypt  bool // open the LUKS2 volume in /lab/crypt
 	daemon bool // arm with /sbin/ramwiped --armed instead of loading kexec here
 	usb    bool // mount the lab's USB sticks (/boot and /media/stick)
+	// fileDir is the tmpfs for the file canaries.
+	fileDir string
 }
 
 func parseCmdline(s string) config {
-	c := config{plant: 60, procs: 4}
+	c := config{plant: 60, procs: 4, fileDir: "/tmp"}
 	for _, f := range strings.Fields(s) {
 		k, v, _ := strings.Cut(f, "=")
 		n, _ := strconv.ParseUint(v, 0, 32)
@@ -147,15 +152,7 @@ func run() error {
 			return err
 		}
 	}
-	fmt.Printf("LAB READY anon=%d file=%d pipe=%d sock=%d disk=%d\n", counts[canary.Anon], counts[canary.File], counts[canary.Pipe], counts[canary.Sock], counts[canary.Disk])
-	if iomem, err := os.ReadFile("/proc/iomem"); err == nil {
-		for _, line := range strings.Split(string(iomem), "\n") {
-			if line != "" && line[0] != ' ' {
-				rng, name, _ := strings.Cut(line, " : ")
-				fmt.Printf("LAB IOMEM %s %s\n", rng, name)
-			}
-		}
-	}
+	ready(counts)
 	fmt.Println("LAB WAITING")
 
 	in := bufio.NewScanner(os.Stdin)
@@ -201,6 +198,44 @@ func run() error {
 		}
 	}
 	return fmt.Errorf("console closed: %v", in.Err())
+}
+
+// ready prints what was planted and where RAM is, for the lab's scanner.
+func ready(counts map[canary.Kind]uint64) {
+	fmt.Printf("LAB READY anon=%d file=%d pipe=%d sock=%d disk=%d\n", counts[canary.Anon], counts[canary.File], counts[canary.Pipe], counts[canary.Sock], counts[canary.Disk])
+	if iomem, err := os.ReadFile("/proc/iomem"); err == nil {
+		for _, line := range strings.Split(string(iomem), "\n") {
+			if line != "" && line[0] != ' ' {
+				rng, name, _ := strings.Cut(line, " : ")
+				fmt.Printf("LAB IOMEM %s %s\n", rng, name)
+			}
+		}
+	}
+}
+
+// plantMode plants canaries on a running system (the full-system lab runs
+// "agent plant NONCE PERCENT PROCS" as root from its shell), says LAB READY
+// and keeps them, until the system goes down.
+func plantMode(args []string) {
+	var n [3]uint64
+	for i, a := range args {
+		v, err := strconv.ParseUint(a, 0, 32)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "agent plant: %q: %v\n", a, err)
+			os.Exit(2)
+		}
+		n[i] = v
+	}
+	cfg := config{nonce: uint32(n[0]), plant: int(n[1]), procs: max(int(n[2]), 1), fileDir: "/dev/shm"}
+	counts, err := plant(cfg)
+	if err != nil {
+		fmt.Printf("LAB ERROR %v\n", err)
+		os.Exit(1)
+	}
+	ready(counts)
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 func memTotal() uint64 {

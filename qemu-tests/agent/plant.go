@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ func plant(cfg config) (map[canary.Kind]uint64, error) {
 	per := pages / uint64(cfg.procs)
 	var next uint64
 	for i := range cfg.procs {
-		cmd := exec.Command("/init")
+		cmd := exec.Command("/proc/self/exe")
 		cmd.Env = []string{fmt.Sprintf("LAB_PLANT=%d,%d,%d", cfg.nonce, next, per)}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -49,7 +50,7 @@ func plant(cfg config) (map[canary.Kind]uint64, error) {
 	counts[canary.Anon] = next
 
 	page := make([]byte, canary.PageSize)
-	f, err := os.Create("/tmp/canary")
+	f, err := os.Create(filepath.Join(cfg.fileDir, "canary"))
 	if err != nil {
 		return nil, err
 	}

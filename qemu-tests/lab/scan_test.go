@@ -133,10 +133,10 @@ func TestScanPatternPagesAreNotResidue(t *testing.T) {
 }
 
 func TestParseLines(t *testing.T) {
-	p, err := parseReady("LAB READY anon=70260 file=1024 pipe=256 sock=44 disk=0")
+	p, err := ParseReady("LAB READY anon=70260 file=1024 pipe=256 sock=44 disk=0")
 	require.NoError(t, err)
 	assert.Equal(t, map[canary.Kind]uint64{canary.Anon: 70260, canary.File: 1024, canary.Pipe: 256, canary.Sock: 44, canary.Disk: 0}, p)
-	_, err = parseReady("LAB READY anon=x")
+	_, err = ParseReady("LAB READY anon=x")
 	assert.Error(t, err)
 
 	ram := parseIomem([]Line{

@@ -162,7 +162,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		return rec
 	}
 	rec.Timings.BootToReady = ready.At.Sub(vm.Started).Seconds()
-	planted, err := parseReady(ready.Text)
+	planted, err := ParseReady(ready.Text)
 	if err != nil {
 		fail("%v", err)
 		return rec
@@ -171,7 +171,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		fail("%v", err)
 		return rec
 	}
-	layout := Layout{LowMem: Q35LowMem(uint64(sc.MemMiB) << 20), RAM: parseIomem(vm.Lines())}
+	layout := GuestLayout(vm.Lines(), sc.MemMiB)
 	scanner := NewScanner(rec.Nonce, planted, layout)
 	if sc.IdleSeconds > 0 {
 		if !rec.idle(ctx, vm, sc.IdleSeconds, fail) {
@@ -181,30 +181,13 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	// The pre-trigger dump: the positive control.
 	t := time.Now()
-	if _, err := vm.QMP.Execute(ctx, "stop", nil); err != nil {
-		fail("%v", err)
-		return rec
-	}
-	ram, unmap, err := vm.MapRAM()
+	pre, keyPre, err := vm.DumpScan(ctx, scanner.Pre, sc.Key)
 	if err != nil {
 		fail("pre dump: %v", err)
 		return rec
 	}
-	pre := scanner.Pre(ram)
-	if sc.Key != nil {
-		ks, err := ScanKey(ctx, ram, vm.RAMPath, sc.Key)
-		if err != nil {
-			fail("%v", err)
-		}
-		rec.KeyPre = &ks
-	}
-	unmap()
-	rec.Pre = &pre
+	rec.Pre, rec.KeyPre = &pre, keyPre
 	rec.Timings.PreScan = time.Since(t).Seconds()
-	if _, err := vm.QMP.Execute(ctx, "cont", nil); err != nil {
-		fail("%v", err)
-		return rec
-	}
 
 	// The trigger.
 	trigger := sc.Trigger
@@ -296,21 +279,12 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	// The post dump.
 	t = time.Now()
-	ram, unmap, err = vm.MapRAM()
+	post, keyPost, err := vm.DumpScan(ctx, scanner.Post, sc.Key)
 	if err != nil {
 		fail("post dump: %v", err)
 		return rec
 	}
-	post := scanner.Post(ram)
-	if sc.Key != nil {
-		ks, err := ScanKey(ctx, ram, vm.RAMPath, sc.Key)
-		if err != nil {
-			fail("%v", err)
-		}
-		rec.KeyPost = &ks
-	}
-	unmap()
-	rec.Post = &post
+	rec.Post, rec.KeyPost = &post, keyPost
 	rec.Timings.PostScan = time.Since(t).Seconds()
 	rec.judge(fail)
 	return rec
@@ -412,7 +386,8 @@ func (e Expect) String() string {
 	return "?"
 }
 
-func parseReady(s string) (map[canary.Kind]uint64, error) {
+// ParseReady reads the agent's "LAB READY anon=N file=N …" line.
+func ParseReady(s string) (map[canary.Kind]uint64, error) {
 	m := readyRE.FindStringSubmatch(s)
 	if m == nil {
 		return nil, fmt.Errorf("bad READY line %q", s)
@@ -422,6 +397,12 @@ func parseReady(s string) (map[canary.Kind]uint64, error) {
 		out[k], _ = strconv.ParseUint(m[i+1], 10, 64)
 	}
 	return out, nil
+}
+
+// GuestLayout is the physical layout of a q35 guest of memMiB whose agent
+// printed its System RAM ranges (LAB IOMEM lines).
+func GuestLayout(lines []Line, memMiB int) Layout {
+	return Layout{LowMem: Q35LowMem(uint64(memMiB) << 20), RAM: parseIomem(lines)}
 }
 
 // parseIomem collects the System RAM ranges the agent printed.
@@ -474,11 +455,11 @@ func b2i(b bool) int {
 	return 0
 }
 
-// pressChord presses the default panic chord on the guest's keyboard (the
+// PressChord presses the default panic chord on the guest's keyboard (the
 // one QEMU activated last): all three keys down in one QMP command, so that
 // the lab's host-clock latency starts when the chord is complete (send-key
 // would wait its hold time after every key), and up again 200 ms later.
-func pressChord(ctx context.Context, vm *VM) error {
+func PressChord(ctx context.Context, vm *VM) error {
 	events := func(down bool) map[string]any {
 		var evs []map[string]any
 		for _, k := range []string{"ctrl", "ctrl_r", "backspace"} {
@@ -535,7 +516,7 @@ func (rec *Record) drill(ctx context.Context, vm *VM, fail func(string, ...any))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if err := pressChord(ctx, vm); err != nil {
+	if err := PressChord(ctx, vm); err != nil {
 		fail("input-send-event: %v", err)
 		return false
 	}

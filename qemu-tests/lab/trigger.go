@@ -104,7 +104,7 @@ func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(s
 	case "hotkey":
 		// The default chord, held together on the emulated PS/2 keyboard.
 		at := time.Now()
-		if err := pressChord(ctx, vm); err != nil {
+		if err := PressChord(ctx, vm); err != nil {
 			fail("input-send-event: %v", err)
 			return at, false
 		}
@@ -146,7 +146,7 @@ func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(s
 		// sends keys to the keyboard activated last: only the USB keyboard
 		// can deliver this chord.
 		at := time.Now()
-		if err := pressChord(ctx, vm); err != nil {
+		if err := PressChord(ctx, vm); err != nil {
 			fail("input-send-event: %v", err)
 			return at, false
 		}

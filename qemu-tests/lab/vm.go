@@ -29,6 +29,9 @@ type VMConfig struct {
 	Dir string
 	// Extra are more QEMU arguments (devices).
 	Extra []string
+	// Reboot lets the guest reboot (QEMU restarts it); by default a
+	// reboot ends QEMU like a power-off (-no-reboot).
+	Reboot bool
 	// Console, if set, receives everything the guest prints.
 	Console io.Writer
 }
@@ -75,7 +78,9 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Append,
 		"-serial", "stdio", "-monitor", "none",
 		"-qmp", "unix:" + qmpPath + ",server=on,wait=off",
-		"-no-reboot",
+	}
+	if !cfg.Reboot {
+		args = append(args, "-no-reboot")
 	}
 	args = append(args, cfg.Extra...)
 	cmd := exec.Command(cfg.QEMU, args...)
@@ -255,4 +260,39 @@ func copyFile(dst, src string) error {
 	}
 	_, err = io.Copy(out, in)
 	return errors.Join(err, out.Close())
+}
+
+// DumpScan scans the guest's RAM with scan and, if key is set, searches it
+// for that volume key (see [ScanKey]). A running guest is stopped for the
+// dump and goes on afterwards; a guest that has exited is dumped as it
+// left its RAM.
+func (vm *VM) DumpScan(ctx context.Context, scan func([]byte) Scan, key []byte) (Scan, *KeyScan, error) {
+	running := true
+	select {
+	case <-vm.exited:
+		running = false
+	default:
+	}
+	if running {
+		if _, err := vm.QMP.Execute(ctx, "stop", nil); err != nil {
+			return Scan{}, nil, err
+		}
+	}
+	ram, unmap, err := vm.MapRAM()
+	if err != nil {
+		return Scan{}, nil, err
+	}
+	res := scan(ram)
+	var ks *KeyScan
+	if key != nil {
+		k, kerr := ScanKey(ctx, ram, vm.RAMPath, key)
+		ks, err = &k, kerr
+	}
+	unmap()
+	if running {
+		if _, cerr := vm.QMP.Execute(ctx, "cont", nil); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return res, ks, err
 }

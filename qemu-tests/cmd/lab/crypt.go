@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"io/fs"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
 // cryptModules are the lab kernel's modules a LUKS2 aes-xts volume on a
@@ -99,31 +99,16 @@ func cryptGuest(kernelDir, tmp string, usb bool) ([]initramfs.File, []byte, erro
 
 const labPassphrase = "ramwipe-lab-passphrase"
 
-// luksImage formats an 8 MiB LUKS2 volume whose volume key is key. Only the
-// header is written: this needs no device-mapper on the host.
+// luksImage formats an 8 MiB LUKS2 volume whose volume key is key.
 func luksImage(tmp string, key []byte) ([]byte, error) {
 	dir, err := os.MkdirTemp(tmp, "luks-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	img, vk, pass := filepath.Join(dir, "luks.img"), filepath.Join(dir, "vk"), filepath.Join(dir, "pass")
-	if err := os.WriteFile(img, make([]byte, 8<<20), 0o600); err != nil {
+	img := filepath.Join(dir, "luks.img")
+	if err := lab.FormatLUKS(img, 8<<20, key, labPassphrase); err != nil {
 		return nil, err
-	}
-	if err := os.WriteFile(vk, key, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(pass, []byte(labPassphrase), 0o600); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command("cryptsetup", "luksFormat", "--type", "luks2", "--batch-mode",
-		"--cipher", "aes-xts-plain64", "--key-size", "512", "--volume-key-file", vk,
-		"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000",
-		"--luks2-metadata-size", "16k", "--luks2-keyslots-size", "256k",
-		"--key-file", pass, img)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("cryptsetup luksFormat: %v: %s", err, bytes.TrimSpace(out))
 	}
 	return os.ReadFile(img)
 }

@@ -1,0 +1,618 @@
+// Command fullsys runs the full-system lab: ramwipe's .deb on a real Debian
+// bookworm system (qemu-tests/fullsys/build-image.sh builds it with
+// debootstrap) under QEMU, with a LUKS2 data volume opened by
+// systemd-cryptsetup from /etc/crypttab. It installs the package with
+// dpkg -i (twice: the upgrade path), and proves the shutdown wipe at a
+// reboot and a poweroff, the hotkey on this real system, the one-boot kill
+// switch (ramwipe.skip, the negative control) and a clean purge. It writes
+// DIR/report.json and prints a table; it exits non-zero when a scenario
+// fails.
+//
+//	fullsys -image-dir /var/cache/ramwipe-lab/fullsys-… -deb build/ramwipe.deb -out build/fullsys
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/lab"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fullsys:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	memMiB     = 1024
+	passphrase = "ramwipe-lab-passphrase" // the image's /etc/ramwipe-lab/data.pass
+	plantPct   = 40                       // of RAM, as anonymous canaries
+)
+
+// Record is one scenario's outcome.
+type Record struct {
+	Name     string             `json:"name"`
+	Pass     bool               `json:"pass"`
+	Failures []string           `json:"failures,omitempty"`
+	Checks   map[string]string  `json:"checks,omitempty"`
+	Times    map[string]float64 `json:"times_s,omitempty"`
+	Pre      *lab.Scan          `json:"pre,omitempty"`
+	Post     *lab.Scan          `json:"post,omitempty"`
+	KeyPre   *lab.KeyScan       `json:"key_pre,omitempty"`
+	KeyPost  *lab.KeyScan       `json:"key_post,omitempty"`
+	Summary  string             `json:"wipe_summary,omitempty"`
+}
+
+func (r *Record) fail(format string, args ...any) {
+	r.Failures = append(r.Failures, fmt.Sprintf(format, args...))
+}
+
+func (r *Record) check(name, value string) {
+	if r.Checks == nil {
+		r.Checks = map[string]string{}
+	}
+	r.Checks[name] = value
+}
+
+func (r *Record) time(name string, d time.Duration) {
+	if r.Times == nil {
+		r.Times = map[string]float64{}
+	}
+	r.Times[name] = d.Seconds()
+}
+
+// env is what every scenario shares.
+type env struct {
+	imageDir, work string
+	disk, data     string // the guest's root disk (a copy, kept across scenarios) and LUKS volume
+	debImg         string // a small ext4 image holding the .deb
+	key            []byte // the LUKS volume's key
+	console        io.Writer
+	verbose        io.Writer
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fullsys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	imageDir := fs.String("image-dir", "", "the guest image (qemu-tests/fullsys/build-image.sh prints it)")
+	deb := fs.String("deb", "build/ramwipe.deb", "the package to install")
+	out := fs.String("out", "build/fullsys", "directory for report.json and console logs")
+	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
+	only := fs.String("run", "", "run only the scenarios whose name contains this (hotkey installs the package itself if need be)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *imageDir == "" {
+		return fmt.Errorf("-image-dir: run qemu-tests/fullsys/build-image.sh CACHE and pass what it prints")
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	work, _ := filepath.Abs(*out)
+	e := &env{imageDir: *imageDir, work: work}
+	if *verbose {
+		e.verbose = stderr
+	}
+	if err := e.prepare(*deb); err != nil {
+		return err
+	}
+	defer os.Remove(e.disk)
+	agent := filepath.Join(work, "agent")
+	build := exec.Command("go", "build", "-trimpath", "-o", agent, "./qemu-tests/agent")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build agent: %v\n%s", err, out)
+	}
+	if err := e.addToDebImage(agent); err != nil {
+		return err
+	}
+
+	var recs []Record
+	for _, s := range []struct {
+		name string
+		run  func(context.Context, *Record, *env)
+	}{
+		{"install-reboot-poweroff", installRebootPoweroff},
+		{"hotkey", hotkey},
+		{"skip-negative-control", skip},
+		{"purge", purge},
+	} {
+		if !strings.Contains(s.name, *only) {
+			continue
+		}
+		fmt.Fprintf(stdout, "fullsys: %-26s ... ", s.name)
+		rec := Record{Name: s.name}
+		start := time.Now()
+		logf, err := os.Create(filepath.Join(work, "console-"+s.name+".log"))
+		if err != nil {
+			return err
+		}
+		e.console = logf
+		if e.verbose != nil {
+			e.console = io.MultiWriter(logf, e.verbose)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
+		s.run(sctx, &rec, e)
+		cancel()
+		logf.Close()
+		rec.time("scenario", time.Since(start))
+		rec.Pass = len(rec.Failures) == 0
+		verdict := "ok"
+		if !rec.Pass {
+			verdict = "FAIL (console: " + logf.Name() + ")"
+		}
+		fmt.Fprintf(stdout, "%s (%.0fs)\n", verdict, time.Since(start).Seconds())
+		for _, f := range rec.Failures {
+			fmt.Fprintf(stdout, "    %s\n", f)
+		}
+		recs = append(recs, rec)
+		if ctx.Err() != nil || (s.name == "install-reboot-poweroff" && !rec.Pass) {
+			break // the later scenarios need the installed system
+		}
+	}
+	b, _ := json.MarshalIndent(map[string]any{"image": filepath.Base(e.imageDir), "scenarios": recs}, "", "  ")
+	if err := os.WriteFile(filepath.Join(work, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	writeTable(stdout, recs)
+	var failed []string
+	for _, r := range recs {
+		if !r.Pass {
+			failed = append(failed, r.Name)
+		}
+	}
+	if len(failed) > 0 || *only == "" && len(recs) < 4 {
+		return fmt.Errorf("%d scenarios failed or did not run: %s", 4-len(recs)+len(failed), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// prepare copies the root disk, formats a fresh LUKS2 volume with a new
+// key, and puts the .deb on a disk of its own.
+func (e *env) prepare(deb string) error {
+	e.disk = filepath.Join(e.work, "root.img")
+	if out, err := exec.Command("cp", "--sparse=always", filepath.Join(e.imageDir, "root.img"), e.disk).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy root disk: %v: %s", err, out)
+	}
+	e.key = make([]byte, 64)
+	if _, err := rand.Read(e.key); err != nil {
+		return err
+	}
+	e.data = filepath.Join(e.work, "data.img")
+	if err := lab.FormatLUKS(e.data, 64<<20, e.key, passphrase); err != nil {
+		return err
+	}
+	if _, err := os.Stat(deb); err != nil {
+		return fmt.Errorf("%w (make deb)", err)
+	}
+	e.debImg = filepath.Join(e.work, "deb.img")
+	return e.addToDebImage(deb)
+}
+
+// addToDebImage (re)makes the small disk with the .deb and the agent.
+func (e *env) addToDebImage(files ...string) error {
+	dir := filepath.Join(e.work, "debdisk")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(f)
+		if strings.HasSuffix(name, ".deb") {
+			name = "ramwipe.deb"
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			return err
+		}
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-L", "labdeb", "-d", dir, e.debImg, "32M").CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4 deb disk: %v: %s", err, out)
+	}
+	return nil
+}
+
+// guest is a booted full system with its lab shell.
+type guest struct {
+	vm     *lab.VM
+	booted time.Time // when the lab shell came up
+}
+
+// boot starts the guest and waits for its lab shell.
+func (e *env) boot(ctx context.Context, r *Record, cmdlineExtra string) *guest {
+	vm, err := lab.StartVM(ctx, lab.VMConfig{
+		Kernel: filepath.Join(e.imageDir, "vmlinuz"), Initrd: filepath.Join(e.imageDir, "initrd.img"),
+		Append: "root=/dev/vda rw console=ttyS0 loglevel=5 systemd.show_status=false " + cmdlineExtra,
+		MemMiB: memMiB, SMP: 2, Dir: e.work, Console: e.console, Reboot: true,
+		Extra: []string{
+			"-drive", "file=" + e.disk + ",if=virtio,format=raw",
+			"-drive", "file=" + e.data + ",if=virtio,format=raw",
+			"-drive", "file=" + e.debImg + ",if=virtio,format=raw,readonly=on",
+		},
+	})
+	if err != nil {
+		r.fail("start guest: %v", err)
+		return nil
+	}
+	g := &guest{vm: vm}
+	l, err := vm.WaitLine(ctx, "LAB SHELL up")
+	if err != nil {
+		r.fail("the guest never booted to its lab shell: %v", err)
+		vm.Kill()
+		return nil
+	}
+	g.booted = l.At
+	r.time("boot_to_shell", l.At.Sub(vm.Started))
+	return g
+}
+
+// sh runs a shell line in the guest and returns what it printed and its
+// exit status.
+func (g *guest) sh(ctx context.Context, line string, timeout time.Duration) (string, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := g.vm.Send(line); err != nil {
+		return "", -1, err
+	}
+	var out strings.Builder
+	for {
+		l, err := g.vm.WaitLine(ctx, "")
+		if err != nil {
+			return out.String(), -1, fmt.Errorf("%q: %w", line, err)
+		}
+		if rc, ok := strings.CutPrefix(l.Text, "LAB RC "); ok {
+			var n int
+			fmt.Sscan(rc, &n)
+			return out.String(), n, nil
+		}
+		out.WriteString(l.Text + "\n")
+	}
+}
+
+// must runs a line that must succeed.
+func (g *guest) must(ctx context.Context, r *Record, line string, timeout time.Duration) (string, bool) {
+	out, rc, err := g.sh(ctx, line, timeout)
+	if err != nil || rc != 0 {
+		r.fail("guest: %s: exit %d %v\n%s", line, rc, err, indent(out))
+		return out, false
+	}
+	return out, true
+}
+
+// waitArmed polls `ramwipe status` (in the guest) until it exits 0, and
+// records the time from since as name.
+func (g *guest) waitArmed(ctx context.Context, r *Record, name string, since time.Time) bool {
+	for i := 0; i < 60; i++ {
+		out, rc, err := g.sh(ctx, "ramwipe status", 30*time.Second)
+		if err != nil {
+			r.fail("ramwipe status: %v", err)
+			return false
+		}
+		if rc == 0 {
+			r.time(name, time.Since(since))
+			r.check("status", firstLine(out, "state:"))
+			return true
+		}
+		time.Sleep(2 * time.Second)
+	}
+	r.fail("ramwipe status never said armed")
+	return false
+}
+
+const knownFile = "ramwipe full-system lab: this file must survive every reboot"
+
+// setup waits for systemd-cryptsetup to open the data volume (crypttab
+// says nofail, so the boot does not wait: ramwiped may well start first),
+// gives it a file system on first use, mounts it, and mounts the package
+// disk.
+func (g *guest) setup(ctx context.Context, r *Record) bool {
+	_, ok := g.must(ctx, r, "mkdir -p /mnt/deb && (mountpoint -q /mnt/deb || mount -o ro /dev/vdc /mnt/deb) && systemctl start systemd-cryptsetup@data.service && (mountpoint -q /data || { blkid -p /dev/mapper/data >/dev/null || mkfs.ext4 -q /dev/mapper/data; mount /data; })", 2*time.Minute)
+	return ok
+}
+
+// plant plants canaries and takes the pre-trigger dump: the positive
+// control.
+func (g *guest) plant(ctx context.Context, r *Record, e *env) *lab.Scanner {
+	nonce := uint32(time.Now().UnixNano()) | 1
+	if _, ok := g.must(ctx, r, fmt.Sprintf("setsid -f /mnt/deb/agent plant %d %d 4 > /dev/ttyS0 2>&1", nonce, plantPct), time.Minute); !ok {
+		return nil
+	}
+	l, err := g.vm.WaitLine(ctx, "LAB READY")
+	if err != nil {
+		r.fail("planting: %v", err)
+		return nil
+	}
+	planted, err := lab.ParseReady(l.Text)
+	if err != nil {
+		r.fail("%v", err)
+		return nil
+	}
+	// The canaries on the encrypted volume, through dm-crypt's page cache.
+	g.must(ctx, r, "sync; echo 3 > /proc/sys/vm/drop_caches", time.Minute)
+	time.Sleep(time.Second) // the LAB IOMEM lines follow READY
+	sc := lab.NewScanner(nonce, planted, lab.GuestLayout(g.vm.Lines(), memMiB))
+	pre, keyPre, err := g.vm.DumpScan(ctx, sc.Pre, e.key)
+	if err != nil {
+		r.fail("pre dump: %v", err)
+		return nil
+	}
+	r.Pre, r.KeyPre = &pre, keyPre
+	if pre.FoundFraction < 0.9 {
+		r.fail("positive control: only %.1f %% of the canaries visible before the trigger", 100*pre.FoundFraction)
+	}
+	if k := keyPre; k == nil || k.Raw+k.Halves == 0 || k.Schedules == 0 {
+		r.fail("positive control: the data volume's key was not visible before the trigger (%+v)", k)
+	}
+	return sc
+}
+
+// offAndScan waits for the guest to power off by itself, then scans what
+// its RAM kept.
+func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scanner, since time.Time, what string) bool {
+	if err := g.vm.Wait(ctx); err != nil {
+		r.fail("%s: the guest did not power off by itself: %v", what, err)
+		return false
+	}
+	r.time(what+"_to_off", g.vm.ExitAt.Sub(since))
+	for _, l := range g.vm.Lines() {
+		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 {
+			r.Summary = l.Text[i:]
+		}
+	}
+	post, keyPost, err := g.vm.DumpScan(ctx, sc.Post, e.key)
+	g.vm.Close("")
+	if err != nil {
+		r.fail("post dump: %v", err)
+		return false
+	}
+	r.Post, r.KeyPost = &post, keyPost
+	return true
+}
+
+// wiped judges a post dump that must hold nothing.
+func (r *Record) wiped() {
+	if r.Post == nil {
+		return
+	}
+	if r.Post.CanaryCells > 0 {
+		r.fail("%d canary pages survived at %v", r.Post.CanaryExact+r.Post.CanaryPartial, r.Post.CanaryRanges)
+	}
+	if k := r.KeyPost; k != nil && k.Total() > 0 {
+		r.fail("the data volume's key survived: %+v", *k)
+	}
+	if r.Summary == "" {
+		r.fail("the wipe image never reported its fill")
+	}
+}
+
+// installRebootPoweroff: dpkg -i twice, armed; systemctl reboot wipes and
+// comes back with the files intact and clean file systems; then canaries,
+// systemctl poweroff, and nothing left.
+func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
+	g := e.boot(ctx, r, "")
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	if !g.setup(ctx, r) {
+		return
+	}
+	t0 := time.Now()
+	for i := range 2 {
+		t := time.Now()
+		if _, ok := g.must(ctx, r, "dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute); !ok {
+			return
+		}
+		r.time(fmt.Sprintf("dpkg_i_%d", i+1), time.Since(t))
+	}
+	if !g.waitArmed(ctx, r, "install_to_armed", t0) {
+		return
+	}
+	g.must(ctx, r, fmt.Sprintf("echo %q > /data/known && echo %q > /root/known && sha256sum /data/known /root/known > /root/known.sum", knownFile, knownFile), time.Minute)
+
+	// Reboot: wiped on the way, back up, nothing lost.
+	t := time.Now()
+	if err := g.vm.Send("systemctl reboot"); err != nil {
+		r.fail("%v", err)
+		return
+	}
+	l, err := g.vm.WaitLine(ctx, "LAB SHELL up")
+	if err != nil {
+		r.fail("reboot: the guest did not come back: %v", err)
+		return
+	}
+	for _, l := range g.vm.Lines() {
+		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 && l.At.After(t) {
+			r.check("reboot_wipe", l.Text[i:])
+		}
+	}
+	if r.Checks["reboot_wipe"] == "" {
+		r.fail("reboot: the wipe image never ran (no fill summary on the console)")
+	}
+	r.time("reboot_to_shell", l.At.Sub(t))
+	r.check("reboot", "wiped, came back")
+	g.booted = l.At
+	if !g.waitArmed(ctx, r, "reboot_to_armed", t) || !g.setup(ctx, r) {
+		return
+	}
+	if _, ok := g.must(ctx, r, "sha256sum -c /root/known.sum", time.Minute); ok {
+		r.check("known_files", "intact on / and on the LUKS volume after the reboot")
+	}
+	if out, rc, _ := g.sh(ctx, "dmesg | grep -E 'EXT4-fs .*(recovery|error|orphan)'", time.Minute); rc != 1 {
+		r.fail("reboot: the kernel log shows file-system recovery or errors:\n%s", indent(out))
+	} else {
+		r.check("filesystems", "no journal recovery, no ext4 errors after the reboot")
+	}
+
+	// Poweroff: canaries and the key gone, the guest off.
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	t = time.Now()
+	if err := g.vm.Send("systemctl poweroff"); err != nil {
+		r.fail("%v", err)
+		return
+	}
+	if g.offAndScan(ctx, r, e, sc, t, "poweroff") {
+		r.wiped()
+	}
+	if out, err := exec.Command("e2fsck", "-fn", e.disk).CombinedOutput(); err != nil {
+		r.fail("e2fsck -fn of the root disk after the poweroff: %v\n%s", err, indent(string(out)))
+	} else {
+		r.check("e2fsck", "root file system clean after the poweroff")
+	}
+}
+
+// hotkey: the panic chord on the real system's keyboard.
+func hotkey(ctx context.Context, r *Record, e *env) {
+	g := e.boot(ctx, r, "")
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	// Run alone (make demo), it installs the package first.
+	if !g.setup(ctx, r) {
+		return
+	}
+	if _, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute); !ok {
+		return
+	}
+	if !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
+		return
+	}
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	t := time.Now()
+	if err := lab.PressChord(ctx, g.vm); err != nil {
+		r.fail("input-send-event: %v", err)
+		return
+	}
+	if g.offAndScan(ctx, r, e, sc, t, "hotkey") {
+		r.wiped()
+	}
+}
+
+// skip: ramwipe.skip on the kernel command line: the poweroff does not
+// wipe, and the lab must see what survives (the negative control).
+func skip(ctx context.Context, r *Record, e *env) {
+	g := e.boot(ctx, r, "ramwipe.skip")
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	if !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) || !g.setup(ctx, r) {
+		return
+	}
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	t := time.Now()
+	if err := g.vm.Send("systemctl poweroff"); err != nil {
+		r.fail("%v", err)
+		return
+	}
+	if !g.offAndScan(ctx, r, e, sc, t, "poweroff_without_wipe") {
+		return
+	}
+	if r.Summary != "" {
+		r.fail("ramwipe.skip: the wipe image ran anyway: %s", r.Summary)
+	}
+	if r.Post.FoundFraction < 0.5 {
+		r.fail("negative control: only %.1f %% of the canaries survived a poweroff without the wipe: the lab cannot see a missed wipe", 100*r.Post.FoundFraction)
+	}
+	r.check("survived", fmt.Sprintf("%.1f %% of canaries", 100*r.Post.FoundFraction))
+}
+
+// purge: apt purge leaves no file of the package.
+func purge(ctx context.Context, r *Record, e *env) {
+	g := e.boot(ctx, r, "")
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	if !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
+		return
+	}
+	g.must(ctx, r, "dpkg -L ramwipe | while read -r f; do [ -d \"$f\" ] || echo \"$f\"; done > /root/ramwipe.files; wc -l < /root/ramwipe.files", time.Minute)
+	if _, ok := g.must(ctx, r, "apt-get purge -y -q ramwipe", 5*time.Minute); !ok {
+		return
+	}
+	out, rc, err := g.sh(ctx, "for f in $(cat /root/ramwipe.files) /etc/ramwipe /run/ramwipe; do [ -e \"$f\" ] && echo \"LEFT $f\"; done; true", time.Minute)
+	if err != nil || rc != 0 || strings.Contains(out, "LEFT ") {
+		r.fail("purge left files behind:\n%s", indent(out))
+	} else {
+		r.check("purge", "no file of the package left, /etc/ramwipe and /run/ramwipe gone")
+	}
+	if _, rc, _ := g.sh(ctx, "systemctl is-enabled ramwiped", time.Minute); rc == 0 {
+		r.fail("ramwiped.service is still enabled after the purge")
+	}
+	_ = g.vm.Send("systemctl poweroff")
+	_ = g.vm.Wait(ctx)
+}
+
+func writeTable(w io.Writer, recs []Record) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tpre canaries\tkey pre (raw/sched)\tpost canary pages\tkey post\ttimes (s)\tverdict")
+	for _, r := range recs {
+		pre, kpre, post, kpost := "-", "-", "-", "-"
+		if r.Pre != nil {
+			pre = fmt.Sprintf("%.1f%%", 100*r.Pre.FoundFraction)
+		}
+		if k := r.KeyPre; k != nil {
+			kpre = fmt.Sprintf("%d/%d", k.Raw, k.Schedules)
+		}
+		if r.Post != nil {
+			post = fmt.Sprintf("%d (%.1f%%)", r.Post.CanaryExact+r.Post.CanaryPartial, 100*r.Post.FoundFraction)
+		}
+		if k := r.KeyPost; k != nil {
+			kpost = fmt.Sprint(k.Total())
+		}
+		var times []string
+		for _, k := range []string{"boot_to_shell", "boot_to_armed", "install_to_armed", "reboot_to_armed", "poweroff_to_off", "hotkey_to_off", "poweroff_without_wipe_to_off"} {
+			if v, ok := r.Times[k]; ok {
+				times = append(times, fmt.Sprintf("%s %.1f", k, v))
+			}
+		}
+		verdict := "PASS"
+		if !r.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, pre, kpre, post, kpost, strings.Join(times, ", "), verdict)
+	}
+	tw.Flush()
+}
+
+func firstLine(s, contains string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, contains) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+func indent(s string) string {
+	return "    | " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    | ")
+}
