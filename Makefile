@@ -98,13 +98,13 @@ lab: lab-deps initramfs
 # debootstrap (cached in LAB_CACHE until its recipe changes).
 fullsys: lab-deps deb
 	$(call apt-ensure,debootstrap)
-	$(GO) run ./qemu-tests/cmd/fullsys -image-dir "$$(qemu-tests/fullsys/build-image.sh $(LAB_CACHE))" -deb $(BUILD)/ramwipe.deb -out $(BUILD)/fullsys $(FULLSYSFLAGS)
+	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/fullsys $(FULLSYSFLAGS)
 
 # The main job: a Debian system with ramwipe installed and a LUKS2 volume
 # open, canaries planted, the panic hotkey pressed, its RAM dumped, reported.
 demo: lab-deps deb
 	$(call apt-ensure,debootstrap)
-	$(GO) run ./qemu-tests/cmd/fullsys -image-dir "$$(qemu-tests/fullsys/build-image.sh $(LAB_CACHE))" -deb $(BUILD)/ramwipe.deb -out $(BUILD)/demo -run hotkey $(FULLSYSFLAGS)
+	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/demo -run hotkey $(FULLSYSFLAGS)
 
 test: unit deb-check lab fullsys
 

@@ -16,6 +16,10 @@ suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 hash=$(cat "$0" | sha256sum | cut -c1-12)
 out=$cache/fullsys-$hash
+# One build at a time: labs in other work trees share the cache.
+mkdir -p "$cache"
+exec 9>"$cache/fullsys.lock"
+flock 9
 if [ -f "$out/done" ]; then
 	echo "$out"
 	exit 0
@@ -75,7 +79,7 @@ cp "$root"/boot/vmlinuz-* "$out.tmp/vmlinuz"
 cp "$root"/boot/initrd.img-* "$out.tmp/initrd.img"
 rm -f "$root"/var/cache/apt/archives/*.deb
 echo "build-image: mkfs.ext4 -d" >&2
-mkfs.ext4 -q -F -L labroot -d "$root" "$out.tmp/root.img" 2G
+mkfs.ext4 -q -F -L labroot -d "$root" "$out.tmp/root.img" 2G >&2
 rm -rf "$root"
 touch "$out.tmp/done"
 rm -rf "$out"
