@@ -365,12 +365,13 @@ func (g *guest) waitArmed(ctx context.Context, r *Record, name string, since tim
 
 const knownFile = "ramwipe full-system lab: this file must survive every reboot"
 
-// setup waits for systemd-cryptsetup to open the data volume (crypttab
-// says nofail, so the boot does not wait: ramwiped may well start first),
-// gives it a file system on first use, mounts it, and mounts the package
-// disk.
+// setup waits for systemd to open the data volume and mount it (crypttab
+// and fstab say nofail, so the boot does not wait: ramwiped may well start
+// first), gives it a file system on first use, and mounts the package
+// disk. The volume is mounted through data.mount, never beside it: systemd
+// may be checking or mounting it at that very moment.
 func (g *guest) setup(ctx context.Context, r *Record) bool {
-	_, ok := g.must(ctx, r, "mkdir -p /mnt/deb && (mountpoint -q /mnt/deb || mount -o ro /dev/vdc /mnt/deb) && systemctl start systemd-cryptsetup@data.service && (mountpoint -q /data || { blkid -p /dev/mapper/data >/dev/null || mkfs.ext4 -q /dev/mapper/data; mount /data; })", 2*time.Minute)
+	_, ok := g.must(ctx, r, "mkdir -p /mnt/deb && (mountpoint -q /mnt/deb || mount -o ro /dev/vdc /mnt/deb) && systemctl start systemd-cryptsetup@data.service && { systemctl start data.mount || { blkid -p /dev/mapper/data >/dev/null || mkfs.ext4 -q /dev/mapper/data; systemctl reset-failed; systemctl start data.mount; }; }", 2*time.Minute)
 	return ok
 }
 
