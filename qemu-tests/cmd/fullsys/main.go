@@ -508,6 +508,14 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 	} else {
 		r.check("filesystems", "no journal recovery, no ext4 errors after the reboot")
 	}
+	// The LUKS volume is not checked on the host (that would need
+	// device-mapper there): systemd-fsck checked it at this boot.
+	out, _, _ := g.sh(ctx, "journalctl -b -o cat -u systemd-fsck@dev-mapper-data.service", time.Minute)
+	if l := firstLine(out, "/dev/mapper/data: clean"); l != "" {
+		r.check("data_fsck", l)
+	} else {
+		r.fail("reboot: systemd-fsck did not find the LUKS volume's file system clean:\n%s", indent(out))
+	}
 
 	// Poweroff: canaries and the key gone, the guest off.
 	sc := g.plant(ctx, r, e)
