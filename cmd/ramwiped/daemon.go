@@ -160,7 +160,7 @@ func (d *daemon) stageShutdown(loaded bool, img kexec.Image) string {
 	why := ""
 	switch {
 	case !d.cfg.ShutdownWipe:
-		why = "off: shutdown_wipe = false"
+		why = "off: shutdown_wipe = no"
 	case !loaded:
 		why = "off: no wipe image loaded"
 	default:

@@ -147,7 +147,7 @@ func TestShutdownWipeStaging(t *testing.T) {
 	d.arm()
 	s := status(t, d)
 	assert.Equal(t, "armed", s.State)
-	assert.Equal(t, "off: shutdown_wipe = false", s.ShutdownWipe)
+	assert.Equal(t, "off: shutdown_wipe = no", s.ShutdownWipe)
 	assert.Contains(t, p.calls, "unstage")
 
 	p = &fakePlatform{cmdline: "memtest=1", stageErr: errors.New("no space left on device")}
