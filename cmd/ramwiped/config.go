@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
 )
 
@@ -111,7 +112,7 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				c.Socket = val
 			}
 		case "cmdline_extra":
-			if strings.Contains(val, "ramwipe.action=") {
+			if strings.Contains(val, initramfs.ActionParam) {
 				bad("cmdline_extra: ramwipe.action is set by ramwiped for each wipe; leave it out")
 				continue
 			}

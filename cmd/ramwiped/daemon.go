@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/control"
 	"github.com/ramwipe/ramwipe/wipe"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
@@ -94,7 +95,7 @@ func (d *daemon) arm() {
 		problem("read the wipe image's command line: %v (reinstall ramwipe)", err)
 	}
 	fields := append(d.plat.Consoles(), strings.Fields(string(contract))...)
-	fields = append(fields, "ramwipe.action=poweroff")
+	fields = append(fields, initramfs.PowerOff.Param())
 	fields = append(fields, strings.Fields(d.cfg.CmdlineExtra)...)
 	st.Cmdline = strings.Join(fields, " ")
 
@@ -168,7 +169,7 @@ func (d *daemon) stageShutdown(loaded bool, img kexec.Image) string {
 			why = fmt.Sprintf("off: staging the wipe image for shutdown: %v", err)
 			d.logf("arming: %s", why)
 		} else {
-			return "staged: poweroff, reboot and halt wipe memory first"
+			return "staged: poweroff, reboot, halt and kexec wipe memory first"
 		}
 	}
 	if err := d.plat.UnstageShutdown(); err != nil {
