@@ -7,6 +7,10 @@
 // it: the wipe image overwrites memory and then powers off, reboots or
 // halts, as asked (kexec reboots: see shutdown.Plan).
 //
+// With ramwiped's lock_kexec no image can be loaded any more: for poweroff
+// and halt it then boots the wipe image loaded at boot, which powers off;
+// reboot goes on without a wipe.
+//
 // It does nothing with ramwipe.skip on the kernel command line, or when
 // nothing is staged (ramwiped not armed, or shutdown_wipe = no). Whatever
 // fails, it says so on the kernel log and exits 0: systemd-shutdown then
@@ -24,6 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
 	"github.com/ramwipe/ramwipe/wipe/shutdown"
 )
@@ -70,14 +75,29 @@ func run(args []string, sys system, dir string, log io.Writer) int {
 		return 0
 	}
 	sys.Sync() // systemd-shutdown did, but a hook running beside us may have written
+	then := shutdown.Actions[verb]
 	if err := sys.Load(img); err != nil {
-		fmt.Fprintf(log, "ramwipe: shutdown wipe failed, %s without it: %v\n", verb, err)
-		return 0
+		if !locked(sys) || (verb != "poweroff" && verb != "halt") {
+			fmt.Fprintf(log, "ramwipe: shutdown wipe failed, %s without it: %v\n", verb, err)
+			return 0
+		}
+		// lock_kexec: nothing can be loaded, and nothing could replace the
+		// wipe image ramwiped loaded before it locked; that one powers off.
+		fmt.Fprintf(log, "ramwipe: %v; kexec is locked, so the wipe image loaded at boot runs\n", err)
+		then = initramfs.PowerOff
 	}
-	fmt.Fprintf(log, "ramwipe: wiping memory, then %s\n", shutdown.Actions[verb])
+	fmt.Fprintf(log, "ramwipe: wiping memory, then %s\n", then)
 	err = sys.Exec()
 	fmt.Fprintf(log, "ramwipe: shutdown wipe failed, %s without it: %v\n", verb, err)
 	return 0
+}
+
+// locked reports whether kexec is locked (kernel.kexec_load_disabled=1, as
+// ramwiped's lock_kexec sets it) with an image loaded.
+func locked(sys system) bool {
+	disabled, _ := sys.ReadFile("/proc/sys/kernel/kexec_load_disabled")
+	loaded, _ := sys.ReadFile("/sys/kernel/kexec_loaded")
+	return strings.TrimSpace(string(disabled)) == "1" && strings.TrimSpace(string(loaded)) == "1"
 }
 
 // notAtShutdown says why this is not the end of a shutdown, or "" if it

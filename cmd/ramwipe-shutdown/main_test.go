@@ -39,6 +39,13 @@ func atShutdown(cmdline string) *fakeSystem {
 	}
 }
 
+// lockKexec is ramwiped's lock_kexec: its image loaded, loading refused.
+func lockKexec(f *fakeSystem) {
+	f.files["/proc/sys/kernel/kexec_load_disabled"] = "1\n"
+	f.files["/sys/kernel/kexec_loaded"] = "1\n"
+	f.loadErr = errors.New("kexec_file_load: operation not permitted")
+}
+
 func (f *fakeSystem) ReadFile(name string) ([]byte, error) {
 	s, ok := f.files[name]
 	if !ok {
@@ -89,6 +96,14 @@ func TestRun(t *testing.T) {
 			wantCalls: []string{"sync", "load", "exec"}, wantLog: "shutdown wipe failed, halt without it: reboot(LINUX_REBOOT_CMD_KEXEC)"},
 		{name: "load fails: no exec", args: []string{"poweroff"}, sys: func(f *fakeSystem) { f.loadErr = errors.New("kexec_file_load: bad") },
 			wantCalls: []string{"sync", "load"}, wantLog: "shutdown wipe failed, poweroff without it: kexec_file_load: bad"},
+		{name: "lock_kexec: poweroff boots the image loaded at boot", args: []string{"poweroff"}, sys: lockKexec,
+			wantCalls: []string{"sync", "load", "exec"}, wantLog: "kexec is locked, so the wipe image loaded at boot runs"},
+		{name: "lock_kexec: halt powers off", args: []string{"halt"}, sys: lockKexec,
+			wantCalls: []string{"sync", "load", "exec"}, wantLog: "wiping memory, then poweroff"},
+		{name: "lock_kexec: reboot goes on unwiped", args: []string{"reboot"}, sys: lockKexec,
+			wantCalls: []string{"sync", "load"}, wantLog: "shutdown wipe failed, reboot without it: kexec_file_load: operation not permitted"},
+		{name: "locked, nothing loaded", args: []string{"poweroff"}, sys: func(f *fakeSystem) { lockKexec(f); f.files["/sys/kernel/kexec_loaded"] = "0\n" },
+			wantCalls: []string{"sync", "load"}, wantLog: "shutdown wipe failed, poweroff without it"},
 		{name: "ramwipe.skip", args: []string{"poweroff"}, sys: func(f *fakeSystem) { f.files["/proc/cmdline"] = "root=/dev/sda1 ramwipe.skip" },
 			wantLog: "skipped: no shutdown wipe: ramwipe.skip"},
 		{name: "nothing staged", args: []string{"reboot"}, dir: "/nonexistent/shutdown", wantLog: "nothing staged"},

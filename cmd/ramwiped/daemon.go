@@ -26,6 +26,7 @@ type Platform interface {
 	// Consoles are the console= parameters of the running kernel.
 	Consoles() []string
 	LoadKexec(img kexec.Image) error
+	UnloadKexec() error
 	KexecLoaded() (bool, error)
 	LockMemory() error
 	LockKexec() error
@@ -132,6 +133,9 @@ func (d *daemon) arm() {
 			problem("kernel.kexec_load_disabled=1: %v", err)
 		} else {
 			st.KexecLocked = true
+			if strings.HasPrefix(st.ShutdownWipe, "staged") {
+				st.ShutdownWipe = lockedShutdownWipe
+			}
 		}
 	}
 	d.seq = wipe.Sequence{
@@ -153,6 +157,35 @@ func (d *daemon) arm() {
 	}
 	d.status = st
 	d.logf("state %s: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
+}
+
+// lockedShutdownWipe is the shutdown wipe with the kexec lock: the hook
+// cannot load the image again with the verb's action, so it boots the one
+// loaded at boot, which powers off, for poweroff and halt only
+// (cmd/ramwipe-shutdown); systemd-shutdown boots it for kexec itself.
+const lockedShutdownWipe = "staged, kexec locked: poweroff, halt and kexec wipe memory and power off; reboot does not wipe"
+
+// disarm runs as ramwiped stops (systemctl stop, a package removal or
+// upgrade, the shutdown): it unloads the wipe image, so that nothing boots
+// it later by accident — `systemctl kexec`, and from systemd 255 on every
+// `systemctl reboot`, kexecs whatever image is loaded. The shutdown wipe
+// does not need it: the hook loads its own copy. A panic after this still
+// erases the keys and powers off (the kexec step fails, the sequence goes on).
+func (d *daemon) disarm() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case !d.seq.Armed:
+		return
+	case d.status.KexecLocked:
+		d.logf("stopping: kernel.kexec_load_disabled=1 keeps the wipe image loaded until reboot")
+		return
+	}
+	if err := d.plat.UnloadKexec(); err != nil {
+		d.logf("stopping: %v; the wipe image stays loaded until reboot", err)
+		return
+	}
+	d.logf("stopping: wipe image unloaded")
 }
 
 // stageShutdown stages the image that loaded for the shutdown hook, or
