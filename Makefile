@@ -9,7 +9,7 @@ BUILD     := build
 LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
 LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
-DEB_DEPS  := debhelper dpkg-dev lintian cpio git
+DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
 .PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys demo test clean

@@ -18,6 +18,13 @@ const (
 	Halt     Action = "halt"
 )
 
+// ActionParam is the command-line parameter that carries the [Action]. A
+// loader adds it, once, after [DefaultCmdline].
+const ActionParam = "ramwipe.action="
+
+// Param is a as a command-line parameter, such as ramwipe.action=reboot.
+func (a Action) Param() string { return ActionParam + string(a) }
+
 // DefaultCmdline is the kernel command line (beyond console=) a loader passes
 // with the wipe image, before its own ramwipe.action=.
 //
@@ -169,7 +176,7 @@ func (p Params) String() string {
 	d := DefaultParams()
 	var f []string
 	if p.Action != d.Action && p.Action != "" {
-		f = append(f, "ramwipe.action="+string(p.Action))
+		f = append(f, p.Action.Param())
 	}
 	if p.Quiet {
 		f = append(f, "ramwipe.quiet")

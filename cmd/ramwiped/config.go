@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
 )
 
@@ -111,7 +112,7 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				c.Socket = val
 			}
 		case "cmdline_extra":
-			if strings.Contains(val, "ramwipe.action=") {
+			if strings.Contains(val, initramfs.ActionParam) {
 				bad("cmdline_extra: ramwipe.action is set by ramwiped for each wipe; leave it out")
 				continue
 			}
@@ -122,20 +123,17 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				continue
 			}
 			c.Group = val
-		case "lock_kexec":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				bad("lock_kexec = %q: want true or false", val)
+		case "lock_kexec", "shutdown_wipe":
+			b, ok := parseSwitch(val)
+			if !ok {
+				bad("%s = %q: want yes or no (true/false, on/off, 1/0)", key, val)
 				continue
 			}
-			c.LockKexec = b
-		case "shutdown_wipe":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				bad("shutdown_wipe = %q: want true or false", val)
-				continue
+			if key == "lock_kexec" {
+				c.LockKexec = b
+			} else {
+				c.ShutdownWipe = b
 			}
-			c.ShutdownWipe = b
 		case "key_deadline_ms":
 			v, err := strconv.Atoi(val)
 			if err != nil || v < 10 || v > 60000 {
@@ -172,4 +170,16 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseSwitch reads an on/off setting: yes, true, on or 1; no, false, off
+// or 0, in any case.
+func parseSwitch(val string) (on, ok bool) {
+	switch strings.ToLower(val) {
+	case "yes", "true", "on", "1":
+		return true, true
+	case "no", "false", "off", "0":
+		return false, true
+	}
+	return false, false
 }

@@ -42,7 +42,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"\n\nbogus", "f:3: \"bogus\" is not a setting"},
 		{"colour = red", "f:1: unknown setting \"colour\""},
 		{"group = a b", "f:1: group = \"a b\""},
-		{"lock_kexec = maybe", "f:1: lock_kexec = \"maybe\": want true or false"},
+		{"lock_kexec = maybe", "f:1: lock_kexec = \"maybe\": want yes or no"},
+		{"\nshutdown_wipe = never", "f:2: shutdown_wipe = \"never\": want yes or no"},
+		{"shutdown_wipe =", "f:1: shutdown_wipe = \"\": want yes or no"},
 		{"key_deadline_ms = 0", "f:1: key_deadline_ms"},
 		{"cmdline_extra = ramwipe.action=reboot", "f:1: cmdline_extra: ramwipe.action is set by ramwiped"},
 		{"group = a\ngroup = b", "f:2: group is set again (first on line 1)"},
@@ -55,6 +57,21 @@ func TestParseConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		_, err := ParseConfig("f", []byte(tt.in), DefaultConfig())
 		assert.ErrorContains(t, err, tt.want, "ParseConfig(%q)", tt.in)
+	}
+}
+
+func TestParseConfigSwitches(t *testing.T) {
+	for _, tt := range []struct {
+		val  string
+		want bool
+	}{
+		{"no", false}, {"No", false}, {"false", false}, {"off", false}, {"0", false},
+		{"yes", true}, {"YES", true}, {"true", true}, {"on", true}, {"1", true},
+	} {
+		c, err := ParseConfig("f", []byte("shutdown_wipe = "+tt.val+"\nlock_kexec = "+tt.val), DefaultConfig())
+		require.NoError(t, err, "ParseConfig(%q)", tt.val)
+		assert.Equal(t, tt.want, c.ShutdownWipe, "shutdown_wipe = %s", tt.val)
+		assert.Equal(t, tt.want, c.LockKexec, "lock_kexec = %s", tt.val)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/control"
 	"github.com/ramwipe/ramwipe/wipe"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
@@ -25,6 +26,7 @@ type Platform interface {
 	// Consoles are the console= parameters of the running kernel.
 	Consoles() []string
 	LoadKexec(img kexec.Image) error
+	UnloadKexec() error
 	KexecLoaded() (bool, error)
 	LockMemory() error
 	LockKexec() error
@@ -94,7 +96,7 @@ func (d *daemon) arm() {
 		problem("read the wipe image's command line: %v (reinstall ramwipe)", err)
 	}
 	fields := append(d.plat.Consoles(), strings.Fields(string(contract))...)
-	fields = append(fields, "ramwipe.action=poweroff")
+	fields = append(fields, initramfs.PowerOff.Param())
 	fields = append(fields, strings.Fields(d.cfg.CmdlineExtra)...)
 	st.Cmdline = strings.Join(fields, " ")
 
@@ -131,6 +133,9 @@ func (d *daemon) arm() {
 			problem("kernel.kexec_load_disabled=1: %v", err)
 		} else {
 			st.KexecLocked = true
+			if strings.HasPrefix(st.ShutdownWipe, "staged") {
+				st.ShutdownWipe = lockedShutdownWipe
+			}
 		}
 	}
 	d.seq = wipe.Sequence{
@@ -154,13 +159,42 @@ func (d *daemon) arm() {
 	d.logf("state %s: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
 }
 
+// lockedShutdownWipe is the shutdown wipe with the kexec lock: the hook
+// cannot load the image again with the verb's action, so it boots the one
+// loaded at boot, which powers off, for poweroff and halt only
+// (cmd/ramwipe-shutdown); systemd-shutdown boots it for kexec itself.
+const lockedShutdownWipe = "staged, kexec locked: poweroff, halt and kexec wipe memory and power off; reboot does not wipe"
+
+// disarm runs as ramwiped stops (systemctl stop, a package removal or
+// upgrade, the shutdown): it unloads the wipe image, so that nothing boots
+// it later by accident — `systemctl kexec`, and from systemd 255 on every
+// `systemctl reboot`, kexecs whatever image is loaded. The shutdown wipe
+// does not need it: the hook loads its own copy. A panic after this still
+// erases the keys and powers off (the kexec step fails, the sequence goes on).
+func (d *daemon) disarm() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case !d.seq.Armed:
+		return
+	case d.status.KexecLocked:
+		d.logf("stopping: kernel.kexec_load_disabled=1 keeps the wipe image loaded until reboot")
+		return
+	}
+	if err := d.plat.UnloadKexec(); err != nil {
+		d.logf("stopping: %v; the wipe image stays loaded until reboot", err)
+		return
+	}
+	d.logf("stopping: wipe image unloaded")
+}
+
 // stageShutdown stages the image that loaded for the shutdown hook, or
 // takes back what was staged, and says which for the status.
 func (d *daemon) stageShutdown(loaded bool, img kexec.Image) string {
 	why := ""
 	switch {
 	case !d.cfg.ShutdownWipe:
-		why = "off: shutdown_wipe = false"
+		why = "off: shutdown_wipe = no"
 	case !loaded:
 		why = "off: no wipe image loaded"
 	default:
@@ -168,7 +202,7 @@ func (d *daemon) stageShutdown(loaded bool, img kexec.Image) string {
 			why = fmt.Sprintf("off: staging the wipe image for shutdown: %v", err)
 			d.logf("arming: %s", why)
 		} else {
-			return "staged: poweroff, reboot and halt wipe memory first"
+			return "staged: poweroff, reboot, halt and kexec wipe memory first"
 		}
 	}
 	if err := d.plat.UnstageShutdown(); err != nil {

@@ -37,6 +37,7 @@ func (f *fakePlatform) LoadKexec(img kexec.Image) error {
 	}
 	return f.loadErr
 }
+func (f *fakePlatform) UnloadKexec() error         { f.call("unload"); f.loaded = false; return nil }
 func (f *fakePlatform) KexecLoaded() (bool, error) { return f.loaded, nil }
 func (f *fakePlatform) LockMemory() error          { f.call("mlockall"); return nil }
 func (f *fakePlatform) LockKexec() error           { f.call("lock-kexec"); return nil }
@@ -147,7 +148,7 @@ func TestShutdownWipeStaging(t *testing.T) {
 	d.arm()
 	s := status(t, d)
 	assert.Equal(t, "armed", s.State)
-	assert.Equal(t, "off: shutdown_wipe = false", s.ShutdownWipe)
+	assert.Equal(t, "off: shutdown_wipe = no", s.ShutdownWipe)
 	assert.Contains(t, p.calls, "unstage")
 
 	p = &fakePlatform{cmdline: "memtest=1", stageErr: errors.New("no space left on device")}
@@ -257,4 +258,36 @@ func TestRearm(t *testing.T) {
 	p.calls = nil
 	d.rearm()
 	assert.Empty(t, p.calls, "a locked kexec keeps the image loaded at boot")
+}
+
+func TestDisarm(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	p.calls = nil
+	d.disarm()
+	assert.Equal(t, []string{"unload"}, p.calls, "armed: the image goes with the daemon")
+
+	p = &fakePlatform{cmdline: "memtest=1"}
+	cfg := DefaultConfig()
+	cfg.LockKexec = true
+	d = newDaemon(p, true, cfg)
+	d.arm()
+	assert.Equal(t, lockedShutdownWipe, status(t, d).ShutdownWipe)
+	p.calls = nil
+	d.disarm()
+	assert.Empty(t, p.calls, "kexec locked: nothing can unload it, nothing tries")
+
+	p = &fakePlatform{} // no contract: degraded, nothing loaded
+	d = newDaemon(p, true, DefaultConfig())
+	d.arm()
+	p.calls = nil
+	d.disarm()
+	assert.Empty(t, p.calls, "nothing loaded, nothing to unload")
+
+	p = &fakePlatform{cmdline: "memtest=1"}
+	d = newDaemon(p, false, DefaultConfig())
+	d.arm()
+	d.disarm()
+	assert.NotContains(t, p.calls, "unload", "dry run")
 }

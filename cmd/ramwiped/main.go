@@ -70,5 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	d := &daemon{cfg: cfg, plat: &linux{}, armed: armed, logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }}
 	d.arm()
-	return serve(ctx, d, log)
+	err = serve(ctx, d, log)
+	d.disarm()
+	return err
 }

@@ -44,6 +44,7 @@ func (*linux) Consoles() []string {
 }
 
 func (*linux) LoadKexec(img kexec.Image) error      { return kexec.Load(img) }
+func (*linux) UnloadKexec() error                   { return kexec.Unload() }
 func (*linux) KexecLoaded() (bool, error)           { return kexec.Loaded() }
 func (*linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 

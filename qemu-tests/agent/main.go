@@ -1,5 +1,8 @@
 // Command agent is the /init of the lab's guest: the system whose memory
-// ramwipe must erase. It runs only as PID 1 inside a QEMU guest.
+// ramwipe must erase. It runs only as PID 1 inside a QEMU guest — or, as
+// "agent plant NONCE PERCENT PROCS", on the full-system lab's Debian guest,
+// where it plants the same canaries (file canaries in /dev/shm), prints
+// the same LAB READY and LAB IOMEM lines and keeps them until shutdown.
 //
 // It arms like ramwiped does (kexec_file_load of /lab/vmlinuz with
 // /lab/wipe.cpio and the command line in /lab/wipe.cmdline), plants canary

@@ -10,6 +10,9 @@
 // of the kernel, of the wipe initramfs and the command line without its
 // ramwipe.action=, the one thing that differs per shutdown.
 //
+// At the kexec verb the hook wipes too, and the wipe image then reboots
+// through the firmware ([Plan] says why).
+//
 // The staged copies cost their size in RAM (a kernel and the wipe image:
 // about 10 MiB) for as long as the machine runs.
 package shutdown
@@ -22,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
 )
 
@@ -36,12 +40,15 @@ const (
 	cmdlineFile = "cmdline"
 )
 
-// actionParam is the wipe image's parameter for what to do after the wipe.
-const actionParam = "ramwipe.action="
-
-// SkipParam on the running kernel's command line turns the shutdown wipe
-// off for one boot (the wipe image itself also skips its fill with it).
-const SkipParam = "ramwipe.skip"
+// Actions maps systemd-shutdown's verbs to what the wipe image does after
+// the wipe. kexec reboots: the hook loads the wipe image over whatever was
+// loaded (see [Plan]).
+var Actions = map[string]initramfs.Action{
+	"poweroff": initramfs.PowerOff,
+	"reboot":   initramfs.Reboot,
+	"halt":     initramfs.Halt,
+	"kexec":    initramfs.Reboot,
+}
 
 // Stage copies img's kernel and initramfs into dir and writes its command
 // line there without any ramwipe.action= parameter. It replaces what was
@@ -64,7 +71,7 @@ func Stage(dir string, img kexec.Image) error {
 	}
 	var keep []string
 	for _, f := range strings.Fields(img.Cmdline) {
-		if !strings.HasPrefix(f, actionParam) {
+		if !strings.HasPrefix(f, initramfs.ActionParam) {
 			keep = append(keep, f)
 		}
 	}
@@ -86,27 +93,29 @@ var ErrSkip = errors.New("no shutdown wipe")
 
 // Plan returns the image the hook loads for verb (systemd-shutdown's
 // argv[1]: poweroff, reboot, halt or kexec), given the running kernel's
-// command line and the staging directory. It returns an error wrapping
-// ErrSkip when no wipe is due:
+// command line and the staging directory: the staged image with the verb's
+// action from [Actions]. It returns an error wrapping ErrSkip when no wipe
+// is due:
 //
-//   - verb kexec: the user loaded a kernel to kexec into (or
-//     `systemctl kexec` found ramwipe's image loaded and boots it: it wipes
-//     and powers off). Either way the loaded image runs; the hook does not
-//     replace it;
-//   - ramwipe.skip on the command line (this boot only);
+//   - ramwipe.skip on the command line (this boot only; the same parameter,
+//     read the same way, makes the wipe image skip its wipe);
 //   - nothing staged: ramwiped was not armed, or shutdown_wipe = no.
+//
+// kexec is wiped too, and then reboots. ramwiped keeps its wipe image in
+// the kernel's one kexec slot, so `systemctl kexec` (which loads a kernel
+// only if none is loaded) and, from systemd 255 on, every `systemctl reboot`
+// (which kexecs whenever an image is loaded) would otherwise boot that image
+// with the action it was armed with, poweroff. A kernel the user loaded
+// with `kexec -l` is replaced the same way; ramwipe.skip keeps it.
 func Plan(verb, procCmdline, dir string) (kexec.Image, error) {
-	switch verb {
-	case "poweroff", "reboot", "halt":
-	case "kexec":
-		return kexec.Image{}, fmt.Errorf("%w: kexec: the kernel already loaded runs", ErrSkip)
-	default:
+	action, ok := Actions[verb]
+	if !ok {
 		return kexec.Image{}, fmt.Errorf("%w: unknown verb %q (want poweroff, reboot, halt or kexec)", ErrSkip, verb)
 	}
-	for _, f := range strings.Fields(procCmdline) {
-		if f == SkipParam {
-			return kexec.Image{}, fmt.Errorf("%w: %s on the kernel command line", ErrSkip, SkipParam)
-		}
+	// A bad ramwipe.* parameter on the running kernel is not this hook's
+	// business; ParseCmdline still reads every good one.
+	if p, _ := initramfs.ParseCmdline(procCmdline); p.Skip {
+		return kexec.Image{}, fmt.Errorf("%w: ramwipe.skip on the kernel command line", ErrSkip)
 	}
 	cmdline, err := os.ReadFile(filepath.Join(dir, cmdlineFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -118,7 +127,7 @@ func Plan(verb, procCmdline, dir string) (kexec.Image, error) {
 	return kexec.Image{
 		Kernel:  filepath.Join(dir, kernelFile),
 		Initrd:  filepath.Join(dir, initrdFile),
-		Cmdline: strings.TrimSpace(string(cmdline)) + " " + actionParam + verb,
+		Cmdline: strings.TrimSpace(string(cmdline)) + " " + action.Param(),
 	}, nil
 }
 

@@ -26,10 +26,16 @@ func staged(t *testing.T) (dir string, img kexec.Image) {
 
 func TestStageAndPlan(t *testing.T) {
 	dir, _ := staged(t)
-	for _, verb := range []string{"poweroff", "reboot", "halt"} {
+	for _, tt := range []struct{ verb, action string }{
+		{"poweroff", "poweroff"},
+		{"reboot", "reboot"},
+		{"halt", "halt"},
+		{"kexec", "reboot"}, // over whatever is loaded: see Plan
+	} {
+		verb := tt.verb
 		img, err := Plan(verb, "BOOT_IMAGE=/vmlinuz root=/dev/mapper/root ro quiet", dir)
 		require.NoError(t, err, verb)
-		assert.Equal(t, "console=ttyS0 memtest=1 init_on_free=1 ramwipe.quiet ramwipe.action="+verb, img.Cmdline, "the staged action is dropped, the verb's added")
+		assert.Equal(t, "console=ttyS0 memtest=1 init_on_free=1 ramwipe.quiet ramwipe.action="+tt.action, img.Cmdline, "Plan(%s): the staged action is dropped, the verb's added", verb)
 		k, err := os.ReadFile(img.Kernel)
 		require.NoError(t, err)
 		assert.Equal(t, "kernel", string(k))
@@ -43,17 +49,20 @@ func TestStageAndPlan(t *testing.T) {
 func TestPlanSkips(t *testing.T) {
 	dir, _ := staged(t)
 	for name, c := range map[string]struct{ verb, cmdline, dir string }{
-		"kexec":        {"kexec", "", dir},
-		"unknown verb": {"suspend", "", dir},
-		"empty verb":   {"", "", dir},
-		"ramwipe.skip": {"poweroff", "root=/dev/sda1 ramwipe.skip quiet", dir},
-		"not staged":   {"reboot", "", filepath.Join(t.TempDir(), "none")},
+		"unknown verb":   {"suspend", "", dir},
+		"empty verb":     {"", "", dir},
+		"ramwipe.skip":   {"poweroff", "root=/dev/sda1 ramwipe.skip quiet", dir},
+		"ramwipe.skip=1": {"kexec", "ramwipe.skip=1", dir},
+		"skip, bad next": {"reboot", "ramwipe.skip ramwipe.bogus", dir},
+		"not staged":     {"reboot", "", filepath.Join(t.TempDir(), "none")},
 	} {
 		_, err := Plan(c.verb, c.cmdline, c.dir)
 		assert.True(t, errors.Is(err, ErrSkip), "%s: %v", name, err)
 	}
-	_, err := Plan("poweroff", "ramwipe.skipped=1", dir)
-	assert.NoError(t, err, "only the exact parameter skips")
+	for _, cmdline := range []string{"ramwipe.skipped=1", "ramwipe.skip=0", "xramwipe.skip"} {
+		_, err := Plan("poweroff", cmdline, dir)
+		assert.NoError(t, err, "Plan(poweroff, %q): only ramwipe.skip itself skips", cmdline)
+	}
 }
 
 func TestStageReplacesAndUnstage(t *testing.T) {

@@ -375,6 +375,16 @@ func (g *guest) setup(ctx context.Context, r *Record) bool {
 	return ok
 }
 
+// installed sets up and installs the package unless it is: a scenario run
+// alone (make demo: -run hotkey) starts from the bare image.
+func (g *guest) installed(ctx context.Context, r *Record) bool {
+	if !g.setup(ctx, r) {
+		return false
+	}
+	_, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute)
+	return ok
+}
+
 // plant plants canaries and takes the pre-trigger dump: the positive
 // control.
 func (g *guest) plant(ctx context.Context, r *Record, e *env) *lab.Scanner {
@@ -544,14 +554,7 @@ func hotkey(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	defer g.vm.Close("")
-	// Run alone (make demo), it installs the package first.
-	if !g.setup(ctx, r) {
-		return
-	}
-	if _, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute); !ok {
-		return
-	}
-	if !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
+	if !g.installed(ctx, r) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
 		return
 	}
 	sc := g.plant(ctx, r, e)
@@ -613,7 +616,7 @@ func purge(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	defer g.vm.Close("")
-	if !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
+	if !g.installed(ctx, r) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
 		return
 	}
 	g.must(ctx, r, "dpkg -L ramwipe | while read -r f; do [ -d \"$f\" ] || echo \"$f\"; done > /root/ramwipe.files; wc -l < /root/ramwipe.files", time.Minute)
@@ -621,7 +624,7 @@ func purge(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	out, rc, err := g.sh(ctx, "for f in $(cat /root/ramwipe.files) /etc/ramwipe /run/ramwipe; do [ -e \"$f\" ] && echo \"LEFT $f\"; done; true", time.Minute)
-	if err != nil || rc != 0 || firstLine(out, "LEFT /") != "" {
+	if err != nil || rc != 0 || strings.Contains(out, "\nLEFT /") || strings.HasPrefix(out, "LEFT /") {
 		r.fail("purge left files behind:\n%s", indent(out))
 	} else {
 		r.check("purge", "no file of the package left, /etc/ramwipe and /run/ramwipe gone")
