@@ -17,7 +17,12 @@ import (
 //	ramwipe.lab=fail-fill  every worker fails to start
 //	ramwipe.lab=hang-fill  workers never finish; only the deadline ends the fill
 //	ramwipe.lab=panic      the /init panics before the fill
-func labHooks(p initramfs.Params, start fill.StartFunc) (fill.StartFunc, bool) {
+//
+// and measure it (see labbench.go): ramwipe.lab=memset=MiB,nohuge.
+func labHooks(p initramfs.Params, start fill.StartFunc, workers int, logf func(string, ...any)) (fill.StartFunc, bool) {
+	if bench, ok := parseLabBench(p.Lab); ok {
+		return bench.run(p, start, workers, logf), false
+	}
 	switch p.Lab {
 	case "noop":
 		return start, true

@@ -100,7 +100,7 @@ func (w *wiper) wipe(p initramfs.Params) {
 	}
 	total := memAvailable()
 	start := fill.StartExec(p.Pattern, true)
-	start, skip := labHooks(p, start)
+	start, skip := labHooks(p, start, workers, w.logf)
 	if skip {
 		w.logf("ramwipe: lab: no fill")
 		return
