@@ -10,7 +10,7 @@ LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
 LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin
 
-.PHONY: all lab-deps initramfs unit fuzz lab demo test clean
+.PHONY: all lab-deps initramfs unit fuzz lab bench demo test clean
 
 all: initramfs
 
@@ -46,6 +46,22 @@ fuzz:
 
 lab: lab-deps initramfs
 	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/lab $(LABFLAGS)
+
+# secure-delete's sdmem, the peer the benchmark compares with: unpacked
+# from Debian's package once, never installed.
+SDMEM := $(LAB_CACHE)/secure-delete/usr/bin/sdmem
+$(SDMEM):
+	mkdir -p $(LAB_CACHE)/secure-delete
+	cd $(LAB_CACHE)/secure-delete && apt-get download secure-delete && dpkg-deb -x secure-delete_*.deb .
+
+# The benchmark: the host benchmarks of the fill engine and the scanner,
+# then one lab run of every benchmark scenario, then the report
+# (build/bench/: host.json, bench.json, memory maps, performance.md, peers.png).
+bench: lab-deps initramfs $(SDMEM)
+	@mkdir -p $(BUILD)/bench
+	$(GO) test -json -run '^$$' -bench . -benchtime 20x ./wipe/fill ./qemu-tests/lab > $(BUILD)/bench/host.json
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/bench -bench -sdmem $(SDMEM) $(LABFLAGS)
+	$(GO) run ./qemu-tests/cmd/bench -dir $(BUILD)/bench
 
 # The main job: one guest, canaries planted, wiped, dumped, reported.
 demo: lab-deps initramfs

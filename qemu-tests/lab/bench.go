@@ -1,0 +1,94 @@
+package lab
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+// BenchReport is what the lab's benchmark (lab -bench) writes to
+// bench.json: every scenario of one run on one machine, with the raw lab
+// record and the benchmark's own figures.
+type BenchReport struct {
+	Kernel   string `json:"kernel"`
+	Contract string `json:"contract_cmdline"`
+	Started  string `json:"started"`
+	// Seconds is the wall time of the whole run.
+	Seconds float64      `json:"seconds"`
+	Entries []BenchEntry `json:"scenarios"`
+}
+
+// BenchEntry is one scenario of a benchmark run.
+type BenchEntry struct {
+	Record
+	// Variant is the scenario's name without its size.
+	Variant string `json:"variant"`
+	// Memset is the wipe image's own memset, timed before the fill
+	// (ramwipe.lab=memset=MiB).
+	Memset *Memset `json:"memset,omitempty"`
+	// Sdmem is secure-delete's sdmem run in the old system instead of a
+	// kexec (the peer scenario).
+	Sdmem *Sdmem `json:"sdmem,omitempty"`
+	// Map is the before/after memory map PNG, relative to bench.json.
+	Map string `json:"map,omitempty"`
+}
+
+// Memset is a timed clear() of MiB in the wipe image, with Threads threads.
+type Memset struct {
+	MiB     int `json:"mib"`
+	Threads int `json:"threads"`
+	// FreshMiBs: memory mapped just before, so page faults and the
+	// kernel's zeroing are included, as in the fill.
+	FreshMiBs float64 `json:"fresh_mib_s"`
+	// ResidentMiBs: memory already faulted in: memset bandwidth.
+	ResidentMiBs float64 `json:"resident_mib_s"`
+}
+
+// Sdmem is how secure-delete's sdmem -ll ended in the guest.
+type Sdmem struct {
+	Seconds float64 `json:"seconds"`
+	Status  string  `json:"status"`
+	Output  string  `json:"output,omitempty"`
+}
+
+var (
+	memsetRE = regexp.MustCompile(`ramwipe: lab: memset (\d+) MiB, (\d+) threads: fresh ([0-9.]+) MiB/s, resident ([0-9.]+) MiB/s`)
+	sdmemRE  = regexp.MustCompile(`^LAB SDMEM ([0-9.]+) (\S+) ?(.*)$`)
+)
+
+// ParseBench reads the benchmark's figures from a guest's console lines.
+func ParseBench(lines []string) (*Memset, *Sdmem) {
+	var m *Memset
+	var s *Sdmem
+	for _, l := range lines {
+		if x := memsetRE.FindStringSubmatch(l); x != nil {
+			m = &Memset{}
+			m.MiB, _ = strconv.Atoi(x[1])
+			m.Threads, _ = strconv.Atoi(x[2])
+			m.FreshMiBs, _ = strconv.ParseFloat(x[3], 64)
+			m.ResidentMiBs, _ = strconv.ParseFloat(x[4], 64)
+		}
+		if x := sdmemRE.FindStringSubmatch(l); x != nil {
+			s = &Sdmem{Status: x[2], Output: x[3]}
+			s.Seconds, _ = strconv.ParseFloat(x[1], 64)
+		}
+	}
+	return m, s
+}
+
+// FillMiBs is the fill's throughput as the wipe image reported it, or 0.
+func (r Record) FillMiBs() float64 {
+	if r.Timings.Fill <= 0 {
+		return 0
+	}
+	return float64(r.FillMiB) / r.Timings.Fill
+}
+
+// Residue is what a post dump kept: canary pages (whole and partial) and
+// old-system pages, and the fraction of planted canaries found.
+func (r Record) Residue() (canaryPages, oldPages int, found float64, err error) {
+	if r.Post == nil {
+		return 0, 0, 0, fmt.Errorf("%s: no post dump", r.Name)
+	}
+	return r.Post.CanaryExact + r.Post.CanaryPartial, r.Post.OldPages, r.Post.FoundFraction, nil
+}

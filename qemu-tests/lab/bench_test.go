@@ -1,0 +1,34 @@
+package lab
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseBench(t *testing.T) {
+	m, s := ParseBench([]string{
+		"ramwipe: wiping memory",
+		"ramwipe: lab: memset 256 MiB, 2 threads: fresh 310 MiB/s, resident 1234.5 MiB/s",
+		"LAB SDMEM 12.250 signal:_killed Starting Wiping the memory",
+	})
+	require.NotNil(t, m)
+	assert.Equal(t, Memset{MiB: 256, Threads: 2, FreshMiBs: 310, ResidentMiBs: 1234.5}, *m)
+	require.NotNil(t, s)
+	assert.Equal(t, Sdmem{Seconds: 12.25, Status: "signal:_killed", Output: "Starting Wiping the memory"}, *s)
+	m, s = ParseBench(nil)
+	assert.Nil(t, m)
+	assert.Nil(t, s)
+}
+
+func TestRecordFigures(t *testing.T) {
+	r := Record{Name: "x", FillMiB: 900, Timings: Timings{Fill: 0.5}, Post: &Scan{CanaryExact: 2, CanaryPartial: 1, OldPages: 7, FoundFraction: 0.25}}
+	assert.Equal(t, 1800.0, r.FillMiBs())
+	c, o, f, err := r.Residue()
+	require.NoError(t, err)
+	assert.Equal(t, []any{3, 7, 0.25}, []any{c, o, f})
+	_, _, _, err = Record{}.Residue()
+	assert.Error(t, err)
+	assert.Zero(t, Record{}.FillMiBs())
+}
