@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/lab"
+)
+
+func entry(name string, mem int, post lab.Scan) lab.BenchEntry {
+	return lab.BenchEntry{
+		Record:  lab.Record{Name: name, MemMiB: mem, FillMiB: 800, Timings: lab.Timings{Fill: 2, KexecToOff: 10}, Post: &post},
+		Variant: name[strings.Index(name, "/")+1:],
+	}
+}
+
+func TestRun(t *testing.T) {
+	dir, docs := t.TempDir(), t.TempDir()
+	fill := entry("1024M-smp2/fill-2-workers-nohuge", 1024, lab.Scan{Pages: 1000})
+	fill.Memset = &lab.Memset{MiB: 256, Threads: 2, FreshMiBs: 500, ResidentMiBs: 1000}
+	def := entry("1024M-smp2/default", 1024, lab.Scan{Pages: 1000})
+	def.Map = "map.png"
+	sd := entry("1024M-smp2/sdmem", 1024, lab.Scan{Pages: 1000, CanaryExact: 3, OldPages: 97, FoundFraction: 0.01})
+	sd.Sdmem = &lab.Sdmem{Seconds: 5, Status: "signal:_killed"}
+	rep := lab.BenchReport{Kernel: "vmlinuz-6.1", Seconds: 600, Entries: []lab.BenchEntry{
+		fill, def, sd, entry("2048M-smp2/default", 2048, lab.Scan{Pages: 2000}),
+	}}
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bench.json"), b, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "map.png"), []byte("png"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "host.json"), []byte(
+		`{"Action":"output","Output":"BenchmarkWipe/how=clear/workers=1-2   \t"}`+"\n"+
+			`{"Action":"output","Output":"      20\t   5283534 ns/op\t50806.04 MB/s\n"}`+"\n"), 0o644))
+	readme := filepath.Join(dir, "README.md")
+	require.NoError(t, os.WriteFile(readme, []byte("# x\n"+beginMark+"\nold\n"+endMark+"\ntail\n"), 0o644))
+
+	var out, errs strings.Builder
+	require.NoError(t, run([]string{"-dir", dir, "-readme", readme, "-docs", docs}, &out, &errs))
+	assert.Empty(t, errs.String())
+	md, err := os.ReadFile(filepath.Join(dir, "performance.md"))
+	require.NoError(t, err)
+	for _, want := range []string{
+		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 |",
+		"| secure-delete `sdmem -ll` in the old system, then power off | 10.0 (sdmem ran 5.0 s, ended: signal: killed) | 3 | 1.00 % | 97 |",
+		"| 2048 MiB | 800 | 2.00 | 400 | 10.0 | 5.0 | 0 | 0 |",
+		"| `BenchmarkWipe/how=clear/workers=1-2` | 50806.04 |",
+		"memmap-1024M-default.png",
+	} {
+		assert.Contains(t, string(md), want)
+	}
+	r, err := os.ReadFile(readme)
+	require.NoError(t, err)
+	assert.Equal(t, "# x\n"+beginMark+"\n"+string(md)+endMark+"\ntail\n", string(r))
+	f, err := os.Open(filepath.Join(docs, "bench-peers.png"))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = png.Decode(f)
+	require.NoError(t, err)
+
+	require.Error(t, run([]string{"-dir", t.TempDir()}, &out, &errs), "no bench.json")
+	require.NoError(t, os.WriteFile(readme, []byte("no markers"), 0o644))
+	require.Error(t, run([]string{"-dir", dir, "-readme", readme}, &out, &errs))
+}
