@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"image/png"
 	"os"
+	"path"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,7 +18,7 @@ import (
 func entry(name string, mem int, post lab.Scan) lab.BenchEntry {
 	return lab.BenchEntry{
 		Record:  lab.Record{Name: name, MemMiB: mem, FillMiB: 800, Timings: lab.Timings{Fill: 2, KexecToOff: 10}, Post: &post},
-		Variant: name[strings.Index(name, "/")+1:],
+		Variant: path.Base(name),
 	}
 }
 
@@ -42,7 +43,7 @@ func TestRun(t *testing.T) {
 	readme := filepath.Join(dir, "README.md")
 	require.NoError(t, os.WriteFile(readme, []byte("# x\n"+beginMark+"\nold\n"+endMark+"\ntail\n"), 0o644))
 
-	var out, errs strings.Builder
+	var out, errs bytes.Buffer
 	require.NoError(t, run([]string{"-dir", dir, "-readme", readme, "-docs", docs}, &out, &errs))
 	assert.Empty(t, errs.String())
 	md, err := os.ReadFile(filepath.Join(dir, "performance.md"))
