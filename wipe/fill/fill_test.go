@@ -153,6 +153,36 @@ func TestRunStopsAtFirstFullWorker(t *testing.T) {
 	assert.Equal(t, uint64(100), last.Total)
 }
 
+func TestRunDoesNotWaitForKilledWorkers(t *testing.T) {
+	// Worker 1 ignores Kill, as a worker does while the kernel frees the
+	// memory it filled: Run returns once memory is full all the same.
+	stuck := starter(t, []fakeWorker{{chunks: []uint64{7}}, {chunks: []uint64{3}, hang: true}})
+	start := func(i int, w *os.File) (Proc, error) {
+		p, err := stuck(i, w)
+		if i == 1 {
+			return ignoreKill{p}, err
+		}
+		return p, err
+	}
+	done := make(chan Result)
+	go func() {
+		res, err := Run(context.Background(), Options{Workers: 2, Start: start})
+		assert.NoError(t, err)
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		assert.True(t, res.Full)
+		assert.Equal(t, uint64(10), res.Bytes)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run waited for a killed worker to end")
+	}
+}
+
+type ignoreKill struct{ Proc }
+
+func (ignoreKill) Kill() {}
+
 func TestRunWorkerFailuresDoNotStopOthers(t *testing.T) {
 	res, err := Run(context.Background(), Options{
 		Workers: 3,

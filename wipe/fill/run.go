@@ -49,6 +49,9 @@ type Options struct {
 	OnFull func()
 }
 
+// drain is how long Run reads the progress of workers it killed.
+const drain = 50 * time.Millisecond
+
 // Progress is a snapshot of a running fill.
 type Progress struct {
 	Done, Total uint64
@@ -59,7 +62,9 @@ type Progress struct {
 // Result is what a fill achieved.
 type Result struct {
 	// Bytes filled by all workers together.
-	Bytes   uint64
+	Bytes uint64
+	// Elapsed is the time until memory was full or ctx ended (killed
+	// workers end later), or until every worker ended.
 	Elapsed time.Duration
 	// Full is true when some worker ran out of memory: all memory the
 	// kernel would hand out was filled.
@@ -69,9 +74,10 @@ type Result struct {
 }
 
 // Run starts the workers, waits until memory is full (the first worker to
-// run out of memory), ctx ends, or every worker failed, then kills the rest.
-// The error joins every worker failure; a Result with Full set is a complete
-// fill even when some workers failed.
+// run out of memory), ctx ends, or every worker failed, then kills the rest
+// and returns without waiting for them to end. The error joins every worker
+// failure seen until then; a Result with Full set is a complete fill even
+// when some workers failed.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Workers < 1 {
 		return Result{}, fmt.Errorf("fill: %d workers: want at least 1", o.Workers)
@@ -155,38 +161,64 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	left := len(procs)
-	stopping := false
-	for left > 0 {
+	// failed counts a worker's end and reports whether it failed.
+	failed := func(e exit) bool {
+		left--
+		if e.err == nil {
+			return false
+		}
+		errs = append(errs, fmt.Errorf("worker %d: %w", e.i, e.err))
+		logf("fill: worker %d: %v", e.i, e.err)
+		return true
+	}
+	var stoppedAt time.Time
+	for left > 0 && stoppedAt.IsZero() {
 		select {
 		case e := <-exits:
-			left--
-			if e.err != nil {
-				errs = append(errs, fmt.Errorf("worker %d: %w", e.i, e.err))
-				logf("fill: worker %d: %v", e.i, e.err)
+			if failed(e) {
 				continue
 			}
-			if !stopping {
-				res.Full = true
-				stopping = true
-				if o.OnFull != nil {
-					o.OnFull()
-				}
-				killAll()
+			res.Full = true
+			stoppedAt = now()
+			if o.OnFull != nil {
+				o.OnFull()
 			}
+			killAll()
 		case <-ctx.Done():
-			if !stopping {
-				res.TimedOut = true
-				stopping = true
-				killAll()
-			}
+			res.TimedOut = true
+			stoppedAt = now()
+			killAll()
 		case <-tick.C:
 			if o.Progress != nil {
 				o.Progress(snapshot(false))
 			}
 		}
 	}
-	<-readDone
+	if stoppedAt.IsZero() {
+		<-readDone // every worker ended: the pipe is at EOF
+	} else {
+		// Killed workers take long to end: the kernel frees all the
+		// memory they filled, and with init_on_free=1 zeroes it once more,
+		// which is no part of the wipe. Read what they reported before the
+		// kill and note the failures of workers that end at once, for a
+		// moment only.
+		_ = r.SetReadDeadline(time.Now().Add(drain))
+		timeout := time.After(drain)
+		for left > 0 {
+			select {
+			case e := <-exits:
+				failed(e)
+				continue
+			case <-timeout:
+			}
+			break
+		}
+		<-readDone
+	}
 	p := snapshot(true)
+	if !stoppedAt.IsZero() {
+		p.Elapsed = stoppedAt.Sub(start)
+	}
 	if o.Progress != nil {
 		o.Progress(p)
 	}
