@@ -21,9 +21,9 @@ import (
 //	memset=MiB  before the fill, time clear() of MiB of memory split over
 //	            as many threads as fill workers, once freshly mapped (page
 //	            faults and zeroing, as the fill meets memory) and once
-//	            resident (memset bandwidth), and print
+//	            resident, four passes (memset bandwidth), and print
 //	            "ramwipe: lab: memset MiB MiB, N threads: fresh X MiB/s, resident Y MiB/s"
-//	nohuge      fill without transparent huge pages
+//	nohuge      no transparent huge pages, for the memset and the fill
 type labBench struct {
 	memsetMiB int
 	noHuge    bool
@@ -50,36 +50,42 @@ func parseLabBench(s string) (labBench, bool) {
 }
 
 func (b labBench) run(p initramfs.Params, start fill.StartFunc, workers int, logf func(string, ...any)) fill.StartFunc {
-	if b.memsetMiB > 0 {
-		size := b.memsetMiB << 20
-		fresh, err := timeMemset(size, workers, false)
-		if err != nil {
-			logf("ramwipe: lab: memset: %v", err)
-		}
-		resident, err := timeMemset(size, workers, true)
-		if err != nil {
-			logf("ramwipe: lab: memset: %v", err)
-		}
-		mibs := func(d time.Duration) float64 { return float64(b.memsetMiB) / d.Seconds() }
-		logf("ramwipe: lab: memset %d MiB, %d threads: fresh %.0f MiB/s, resident %.0f MiB/s", b.memsetMiB, workers, mibs(fresh), mibs(resident))
-	}
 	if b.noHuge {
+		// Before the memset, so that it meets memory as the fill will.
 		_ = os.WriteFile("/sys/kernel/mm/transparent_hugepage/enabled", []byte("never"), 0)
 		logf("ramwipe: lab: no huge pages")
-		return fill.StartExec(p.Pattern, false)
+		start = fill.StartExec(p.Pattern, false)
+	}
+	if b.memsetMiB > 0 {
+		size := b.memsetMiB << 20
+		fresh, err := timeMemset(size, workers, 0)
+		if err != nil {
+			logf("ramwipe: lab: memset: %v", err)
+		}
+		resident, err := timeMemset(size, workers, residentPasses)
+		if err != nil {
+			logf("ramwipe: lab: memset: %v", err)
+		}
+		mibs := func(d time.Duration, passes int) float64 { return float64(b.memsetMiB*passes) / d.Seconds() }
+		logf("ramwipe: lab: memset %d MiB, %d threads: fresh %.0f MiB/s, resident %.0f MiB/s", b.memsetMiB, workers, mibs(fresh, 1), mibs(resident, residentPasses))
 	}
 	return start
 }
 
-// timeMemset maps size bytes, faults them in first if resident, and times
-// clear() of them split over threads goroutines.
-func timeMemset(size, threads int, resident bool) (time.Duration, error) {
+// residentPasses is how often the resident memset clears its memory: one
+// pass is over too soon to time well.
+const residentPasses = 4
+
+// timeMemset maps size bytes and times clear() of them split over threads
+// goroutines: once if passes is 0, else passes times after faulting them
+// in (resident).
+func timeMemset(size, threads, passes int) (time.Duration, error) {
 	m, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return 0, err
 	}
 	defer unix.Munmap(m)
-	if resident {
+	if passes > 0 {
 		if err := unix.Madvise(m, unix.MADV_POPULATE_WRITE); err != nil {
 			return 0, err
 		}
@@ -89,7 +95,9 @@ func timeMemset(size, threads int, resident bool) (time.Duration, error) {
 	t := time.Now()
 	for i := range threads {
 		wg.Go(func() {
-			clear(m[i*part : (i+1)*part])
+			for range max(passes, 1) {
+				clear(m[i*part : (i+1)*part])
+			}
 		})
 	}
 	wg.Wait()
