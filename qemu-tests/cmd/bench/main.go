@@ -284,6 +284,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 		}
 		p(". Every scenario's map is in `build/bench/map-*.png`.\n")
 	}
+	timeline(p, rep)
 	if len(host) > 0 {
 		p("\n**Host benchmarks** (`go test -bench`, a plain Go buffer on the host, never its free memory):\n\n| benchmark | MB/s |\n|---|---|\n")
 		for _, h := range host {
@@ -291,6 +292,26 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 		}
 	}
 	return b.String()
+}
+
+// timeline renders the trigger → keys → kexec → off timeline of the
+// scenarios that fire ramwiped (lab.Record.Panic), when the benchmark has
+// any: the hook for the lead's timeline and at-rest scenarios.
+func timeline(p func(string, ...any), rep lab.BenchReport) {
+	var rows []lab.BenchEntry
+	for _, e := range rep.Entries {
+		if e.Panic != nil {
+			rows = append(rows, e)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("\n**Trigger to power-off** (guest clock; kexec → off on the host clock).\n\n")
+	p("| scenario | trigger → keys erased, ms | trigger → kexec, ms | kexec → guest off, s |\n|---|---|---|---|\n")
+	for _, e := range rows {
+		p("| %s | %.1f | %.1f | %.1f |\n", e.Name, e.Panic.TriggerToKeysMS, e.Panic.TriggerToKexecMS, e.Timings.KexecToOff)
+	}
 }
 
 func ratio(a, b float64) float64 {

@@ -30,8 +30,10 @@ func TestRun(t *testing.T) {
 	def.Map = "map.png"
 	sd := entry("1024M-smp2/sdmem", 1024, lab.Scan{Pages: 1000, CanaryExact: 3, OldPages: 97, FoundFraction: 0.01})
 	sd.Sdmem = &lab.Sdmem{Seconds: 5, Status: "signal:_killed"}
+	fired := entry("512M-smp1/crypt-panic", 512, lab.Scan{Pages: 500})
+	fired.Panic = &lab.Panic{TriggerToKeysMS: 12.5, TriggerToKexecMS: 20}
 	rep := lab.BenchReport{Kernel: "vmlinuz-6.1", Seconds: 600, Entries: []lab.BenchEntry{
-		fill, def, sd, entry("2048M-smp2/default", 2048, lab.Scan{Pages: 2000}),
+		fill, def, sd, fired, entry("2048M-smp2/default", 2048, lab.Scan{Pages: 2000}),
 	}}
 	b, err := json.Marshal(rep)
 	require.NoError(t, err)
@@ -54,6 +56,7 @@ func TestRun(t *testing.T) {
 		"| 2048 MiB | 800 | 2.00 | 400 | 10.0 | 5.0 | 0 | 0 |",
 		"| `BenchmarkWipe/how=clear/workers=1-2` | 50806.04 |",
 		"memmap-1024M-default.png",
+		"| 512M-smp1/crypt-panic | 12.5 | 20.0 | 10.0 |",
 	} {
 		assert.Contains(t, string(md), want)
 	}

@@ -74,6 +74,9 @@ func (b *benchRun) plan(vs []variant, contract string, all bool) []struct {
 			add(s, byName["default"])
 		}
 	}
+	// Scenarios that fire ramwiped (the trigger → keys → kexec → off
+	// timeline, the daemon at rest) join here: their lab.Record.Panic
+	// becomes a table of the report (cmd/bench).
 	return out
 }
 
