@@ -84,11 +84,16 @@ func (r Record) FillMiBs() float64 {
 	return float64(r.FillMiB) / r.Timings.Fill
 }
 
-// Residue is what a post dump kept: canary pages (whole and partial) and
-// old-system pages, and the fraction of planted canaries found.
-func (r Record) Residue() (canaryPages, oldPages int, found float64, err error) {
+// Residue is what a post dump kept: canary pages (whole and partial),
+// old-system pages, the fraction of planted canaries found, and the share
+// of the dump's pages that hold either (each page counted once, by its
+// [Class]).
+func (r Record) Residue() (canaryPages, oldPages int, found, share float64, err error) {
 	if r.Post == nil {
-		return 0, 0, 0, fmt.Errorf("%s: no post dump", r.Name)
+		return 0, 0, 0, 0, fmt.Errorf("%s: no post dump", r.Name)
 	}
-	return r.Post.CanaryExact + r.Post.CanaryPartial, r.Post.OldPages, r.Post.FoundFraction, nil
+	if r.Post.Pages > 0 {
+		share = float64(r.Post.ClassPages[ClassOld.String()]+r.Post.ClassPages[ClassCanary.String()]) / float64(r.Post.Pages)
+	}
+	return r.Post.CanaryExact + r.Post.CanaryPartial, r.Post.OldPages, r.Post.FoundFraction, share, nil
 }

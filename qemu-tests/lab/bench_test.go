@@ -23,12 +23,15 @@ func TestParseBench(t *testing.T) {
 }
 
 func TestRecordFigures(t *testing.T) {
-	r := Record{Name: "x", FillMiB: 900, Timings: Timings{Fill: 0.5}, Post: &Scan{CanaryExact: 2, CanaryPartial: 1, OldPages: 7, FoundFraction: 0.25}}
+	r := Record{Name: "x", FillMiB: 900, Timings: Timings{Fill: 0.5}, Post: &Scan{
+		Pages: 100, CanaryExact: 2, CanaryPartial: 1, OldPages: 7, FoundFraction: 0.25,
+		ClassPages: map[string]int{"old": 5, "canary": 3, "zero": 92},
+	}}
 	assert.Equal(t, 1800.0, r.FillMiBs())
-	c, o, f, err := r.Residue()
+	c, o, f, share, err := r.Residue()
 	require.NoError(t, err)
-	assert.Equal(t, []any{3, 7, 0.25}, []any{c, o, f})
-	_, _, _, err = Record{}.Residue()
+	assert.Equal(t, []any{3, 7, 0.25, 0.08}, []any{c, o, f, share})
+	_, _, _, _, err = Record{}.Residue()
 	assert.Error(t, err)
 	assert.Zero(t, Record{}.FillMiBs())
 }

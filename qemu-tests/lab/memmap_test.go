@@ -38,6 +38,8 @@ func TestScanClasses(t *testing.T) {
 	} {
 		assert.Equal(t, want, res.Classes[base+i], "page %d", i)
 	}
+	assert.Equal(t, map[string]int{"hole": base, "zero": 47, "pattern": 1, "kernel": 3, "new": 1, "old": 2, "canary": 10}, res.ClassPages)
+	assert.Equal(t, "?", Class(99).String())
 }
 
 func TestDrawMap(t *testing.T) {

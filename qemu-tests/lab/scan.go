@@ -142,8 +142,11 @@ type Scan struct {
 	// Compared is false when there was no pre dump to compare against.
 	Compared bool `json:"compared"`
 	// Classes holds the class of every page of the dump, by offset in the
-	// RAM file (see [Layout.Phys]), for memory maps ([DrawMap]).
-	Classes []Class `json:"-"`
+	// RAM file (see [Layout.Phys]), for memory maps ([DrawMap]);
+	// ClassPages counts them by [Class.String]. Each page has one class, so
+	// old-system and canary pages add up without counting a page twice.
+	Classes    []Class        `json:"-"`
+	ClassPages map[string]int `json:"class_pages"`
 }
 
 // Class is what a page of a dump holds, as a memory map shows it. The
@@ -306,6 +309,10 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 		res.Found[k.String()] = n
 		found += n
 	}
+	res.ClassPages = map[string]int{}
+	for _, c := range res.Classes {
+		res.ClassPages[c.String()]++
+	}
 	for _, b := range s.Layout.Held {
 		res.HeldPages += bits.OnesCount8(b)
 	}
@@ -314,6 +321,15 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 	}
 	res.CanaryRanges, res.OldRanges = canR.list, oldR.list
 	return res
+}
+
+// String is the class's short name.
+func (c Class) String() string {
+	names := [...]string{"hole", "zero", "pattern", "kernel", "new", "old", "canary"}
+	if int(c) < len(names) {
+		return names[c]
+	}
+	return "?"
 }
 
 // classOf is the class of a page of content class c at a place: canaries

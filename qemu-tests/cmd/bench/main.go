@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
@@ -133,37 +134,76 @@ func peers(rep lab.BenchReport) []peer {
 // residue is a peer's canary and old-system pages left, as a fraction of
 // the dump's pages.
 func (p peer) residue() float64 {
-	c, o, _, _ := p.e.Residue()
-	return float64(c+o) / float64(max(p.e.Post.Pages, 1))
+	_, _, _, share, _ := p.e.Residue()
+	return share
 }
 
-// peerChart draws two groups of bars, one bar per peer in its colour:
-// trigger → power-off seconds (left), and residue, canary plus old-system
-// pages as a share of RAM (right), each scaled to its largest bar.
+// peerChart draws two groups of bars, one bar per peer in its colour, each
+// with its value above it: trigger → power-off seconds (left), and residue,
+// canary plus old-system pages as a share of RAM (right), each group scaled
+// to its largest bar.
 func peerChart(ps []peer) *image.RGBA {
-	const w, h, bar, gap, group = 640, 240, 36, 8, 40
+	const w, h, bar, gap, group, axis = 640, 240, 48, 8, 48, 12
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	grey := color.RGBA{0x60, 0x60, 0x60, 0xff}
-	draw.Draw(img, image.Rect(0, h-12, w, h-10), &image.Uniform{grey}, image.Point{}, draw.Src) // the axis
-	x := 20
-	for _, value := range []func(peer) float64{func(p peer) float64 { return p.seconds }, peer.residue} {
+	draw.Draw(img, image.Rect(0, h-axis, w, h-axis+2), &image.Uniform{grey}, image.Point{}, draw.Src)
+	x := 16
+	for _, g := range []struct {
+		value func(peer) float64
+		label func(float64) string
+	}{
+		{func(p peer) float64 { return p.seconds }, func(v float64) string { return fmt.Sprintf("%.1fs", v) }},
+		{peer.residue, func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }},
+	} {
 		top := 0.0
 		for _, p := range ps {
-			top = max(top, value(p))
+			top = max(top, g.value(p))
 		}
 		for _, p := range ps {
 			hgt := 0
 			if top > 0 {
-				hgt = int(value(p) / top * (h - 30))
+				hgt = int(g.value(p) / top * (h - axis - 24))
 			}
 			hgt = max(hgt, 1) // a zero still shows as a line
-			draw.Draw(img, image.Rect(x, h-12-hgt, x+bar, h-12), &image.Uniform{p.colour}, image.Point{}, draw.Src)
+			draw.Draw(img, image.Rect(x, h-axis-hgt, x+bar, h-axis), &image.Uniform{p.colour}, image.Point{}, draw.Src)
+			drawText(img, x, h-axis-hgt-14, g.label(g.value(p)), grey)
 			x += bar + gap
 		}
 		x += group
 	}
 	return img
+}
+
+// glyphs is a 3×5 pixel font for the chart's numbers.
+var glyphs = map[rune][5]string{
+	'0': {"###", "#.#", "#.#", "#.#", "###"},
+	'1': {".#.", "##.", ".#.", ".#.", "###"},
+	'2': {"###", "..#", "###", "#..", "###"},
+	'3': {"###", "..#", ".##", "..#", "###"},
+	'4': {"#.#", "#.#", "###", "..#", "..#"},
+	'5': {"###", "#..", "###", "..#", "###"},
+	'6': {"###", "#..", "###", "#.#", "###"},
+	'7': {"###", "..#", ".#.", ".#.", ".#."},
+	'8': {"###", "#.#", "###", "#.#", "###"},
+	'9': {"###", "#.#", "###", "..#", "###"},
+	'.': {"...", "...", "...", "...", ".#."},
+	's': {"...", "###", "##.", "..#", "###"},
+	'%': {"#.#", "..#", ".#.", "#..", "#.#"},
+}
+
+// drawText writes s at (x, y) in the 3×5 font, each font pixel 2×2.
+func drawText(img *image.RGBA, x, y int, s string, c color.RGBA) {
+	for _, r := range s {
+		for row, line := range glyphs[r] {
+			for col, px := range line {
+				if px == '#' {
+					draw.Draw(img, image.Rect(x+2*col, y+2*row, x+2*col+2, y+2*row+2), &image.Uniform{c}, image.Point{}, draw.Src)
+				}
+			}
+		}
+		x += 8
+	}
 }
 
 func writePNG(path string, img image.Image) error {
@@ -239,14 +279,20 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 
 	ps := peers(rep)
 	p("\n**The same memory, wiped four ways** (1 GiB guest, canaries planted as in the lab).\n\n")
-	p("| wipe | trigger → guest off, s | canary pages left | planted canaries found | old-system pages left |\n|---|---|---|---|---|\n")
+	p("| wipe | trigger → wipe `/init`, s | fill, s | trigger → guest off, s | canary pages left | planted canaries found | old-system pages left | RAM left (old or canary) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, q := range ps {
-		c, o, found, _ := q.e.Residue()
-		extra := ""
-		if q.e.Sdmem != nil {
-			extra = fmt.Sprintf(" (sdmem ran %.1f s, ended: %s)", q.e.Sdmem.Seconds, strings.ReplaceAll(q.e.Sdmem.Status, "_", " "))
+		c, o, found, share, _ := q.e.Residue()
+		toInit, fill := "—", "—"
+		if q.e.Timings.KexecToWipeInit > 0 {
+			toInit = fmt.Sprintf("%.1f", q.e.Timings.KexecToWipeInit)
 		}
-		p("| %s | %.1f%s | %d | %.2f %% | %d |\n", q.label, q.seconds, extra, c, 100*found, o)
+		if q.e.Timings.Fill > 0 {
+			fill = fmt.Sprintf("%.2f", q.e.Timings.Fill)
+		}
+		if q.e.Sdmem != nil {
+			fill = fmt.Sprintf("%.1f (sdmem, ended: %s)", q.e.Sdmem.Seconds, strings.ReplaceAll(q.e.Sdmem.Status, "_", " "))
+		}
+		p("| %s | %s | %s | %.1f | %d | %.2f %% | %d | %.2f %% |\n", q.label, toInit, fill, q.seconds, c, 100*found, o, 100*share)
 	}
 	p("\n![peer comparison](%s)\n\n", filepath.Join(imgDir, map[bool]string{true: "bench-peers.png", false: "peers.png"}[docs]))
 	p("The chart: left, trigger → guest off; right, canary plus old-system pages left as a share of\n")
@@ -260,13 +306,17 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p(".\n\n")
 
 	p("**Scaling** (ramwipe default, 2 vCPUs).\n\n")
-	p("| guest RAM | filled MiB | fill s | fill MiB/s | trigger → guest off, s | s per GiB of RAM | canary pages left | old-system pages left |\n|---|---|---|---|---|---|---|---|\n")
+	p("| guest RAM | trigger → wipe `/init`, s | filled MiB | fill, s | fill MiB/s | fill s per GiB | trigger → guest off, s | canary pages left | old-system pages left |\n|---|---|---|---|---|---|---|---|---|\n")
+	var scaling []lab.BenchEntry
 	for _, e := range rep.Entries {
-		if e.Variant != "default" || e.Post == nil {
-			continue
+		if e.Variant == "default" && e.Post != nil {
+			scaling = append(scaling, e)
 		}
-		c, o, _, _ := e.Residue()
-		p("| %d MiB | %d | %.2f | %.0f | %.1f | %.1f | %d | %d |\n", e.MemMiB, e.FillMiB, e.Timings.Fill, e.FillMiBs(), e.Timings.KexecToOff, e.Timings.KexecToOff/(float64(e.MemMiB)/1024), c, o)
+	}
+	slices.SortFunc(scaling, func(a, b lab.BenchEntry) int { return a.MemMiB - b.MemMiB })
+	for _, e := range scaling {
+		c, o, _, _, _ := e.Residue()
+		p("| %d MiB | %.1f | %d | %.2f | %.0f | %.2f | %.1f | %d | %d |\n", e.MemMiB, e.Timings.KexecToWipeInit, e.FillMiB, e.Timings.Fill, e.FillMiBs(), e.Timings.Fill/(float64(max(e.FillMiB, 1))/1024), e.Timings.KexecToOff, c, o)
 	}
 	if e := find(rep, "1024M-smp2/default"); e != nil && e.Map != "" {
 		name := e.Map

@@ -28,7 +28,7 @@ func TestRun(t *testing.T) {
 	fill.Memset = &lab.Memset{MiB: 256, Threads: 2, FreshMiBs: 500, ResidentMiBs: 1000}
 	def := entry("1024M-smp2/default", 1024, lab.Scan{Pages: 1000})
 	def.Map = "map.png"
-	sd := entry("1024M-smp2/sdmem", 1024, lab.Scan{Pages: 1000, CanaryExact: 3, OldPages: 97, FoundFraction: 0.01})
+	sd := entry("1024M-smp2/sdmem", 1024, lab.Scan{Pages: 1000, CanaryExact: 3, OldPages: 97, FoundFraction: 0.01, ClassPages: map[string]int{"old": 97, "canary": 3}})
 	sd.Sdmem = &lab.Sdmem{Seconds: 5, Status: "signal:_killed"}
 	fired := entry("512M-smp1/crypt-panic", 512, lab.Scan{Pages: 500})
 	fired.Panic = &lab.Panic{TriggerToKeysMS: 12.5, TriggerToKexecMS: 20}
@@ -52,8 +52,8 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	for _, want := range []string{
 		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 |",
-		"| secure-delete `sdmem -ll` in the old system, then power off | 10.0 (sdmem ran 5.0 s, ended: signal: killed) | 3 | 1.00 % | 97 |",
-		"| 2048 MiB | 800 | 2.00 | 400 | 10.0 | 5.0 | 0 | 0 |",
+		"| secure-delete `sdmem -ll` in the old system, then power off | — | 5.0 (sdmem, ended: signal: killed) | 10.0 | 3 | 1.00 % | 97 | 10.00 % |",
+		"| 2048 MiB | 0.0 | 800 | 2.00 | 400 | 2.56 | 10.0 | 0 | 0 |",
 		"| `BenchmarkWipe/how=clear/workers=1-2` | 50806.04 |",
 		"memmap-1024M-default.png",
 		"| 512M-smp1/crypt-panic | 12.5 | 20.0 | 10.0 |",
