@@ -175,30 +175,20 @@ func peerChart(ps []peer) *image.RGBA {
 	return img
 }
 
-// glyphs is a 3×5 pixel font for the chart's numbers.
-var glyphs = map[rune][5]string{
-	'0': {"###", "#.#", "#.#", "#.#", "###"},
-	'1': {".#.", "##.", ".#.", ".#.", "###"},
-	'2': {"###", "..#", "###", "#..", "###"},
-	'3': {"###", "..#", ".##", "..#", "###"},
-	'4': {"#.#", "#.#", "###", "..#", "..#"},
-	'5': {"###", "#..", "###", "..#", "###"},
-	'6': {"###", "#..", "###", "#.#", "###"},
-	'7': {"###", "..#", ".#.", ".#.", ".#."},
-	'8': {"###", "#.#", "###", "#.#", "###"},
-	'9': {"###", "#.#", "###", "..#", "###"},
-	'.': {"...", "...", "...", "...", ".#."},
-	's': {"...", "###", "##.", "..#", "###"},
-	'%': {"#.#", "..#", ".#.", "#..", "#.#"},
-}
+// font is a 3×5 pixel font for the chart's numbers: glyph i draws
+// fontChars[i], bit 14 its top left pixel, row by row.
+const fontChars = "0123456789.s%"
+
+var font = [...]uint16{0x7b6f, 0x2c97, 0x73e7, 0x72cf, 0x5bc9, 0x79cf, 0x79ef, 0x7292, 0x7bef, 0x7bcf, 0x02, 0xf8f, 0x52a5}
 
 // drawText writes s at (x, y) in the 3×5 font, each font pixel 2×2.
 func drawText(img *image.RGBA, x, y int, s string, c color.RGBA) {
 	for _, r := range s {
-		for row, line := range glyphs[r] {
-			for col, px := range line {
-				if px == '#' {
-					draw.Draw(img, image.Rect(x+2*col, y+2*row, x+2*col+2, y+2*row+2), &image.Uniform{c}, image.Point{}, draw.Src)
+		if i := strings.IndexRune(fontChars, r); i >= 0 {
+			for bit := range 15 {
+				if font[i]&(1<<(14-bit)) != 0 {
+					px, py := x+2*(bit%3), y+2*(bit/3)
+					draw.Draw(img, image.Rect(px, py, px+2, py+2), &image.Uniform{c}, image.Point{}, draw.Src)
 				}
 			}
 		}
