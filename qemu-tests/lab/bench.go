@@ -76,12 +76,28 @@ func ParseBench(lines []string) (*Memset, *Sdmem) {
 	return m, s
 }
 
-// FillMiBs is the fill's throughput as the wipe image reported it, or 0.
+var freeRE = regexp.MustCompile(` of (\d+) MiB free in `)
+
+// FreeMiB is the memory free when the fill started (MemAvailable), from
+// the wipe image's summary line, or 0.
+func (r Record) FreeMiB() int {
+	m := freeRE.FindStringSubmatch(r.Summary)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// FillMiBs is the fill's throughput: the memory free when it started over
+// the time until memory was full, or 0. Not the bytes the workers filled:
+// with several workers, the others fill again what the first one to run
+// out of memory frees as it ends, until they are killed.
 func (r Record) FillMiBs() float64 {
 	if r.Timings.Fill <= 0 {
 		return 0
 	}
-	return float64(r.FillMiB) / r.Timings.Fill
+	return float64(r.FreeMiB()) / r.Timings.Fill
 }
 
 // Residue is what a post dump kept: canary pages (whole and partial),

@@ -23,7 +23,7 @@ func TestParseBench(t *testing.T) {
 }
 
 func TestRecordFigures(t *testing.T) {
-	r := Record{Name: "x", FillMiB: 900, Timings: Timings{Fill: 0.5}, Post: &Scan{
+	r := Record{Name: "x", FillMiB: 1000, Timings: Timings{Fill: 0.5}, Summary: "ramwipe: overwrote 1000 MiB of 900 MiB free in 500ms (2000 MiB/s): memory full", Post: &Scan{
 		Pages: 100, CanaryExact: 2, CanaryPartial: 1, OldPages: 7, FoundFraction: 0.25,
 		ClassPages: map[string]int{"old": 5, "canary": 3, "zero": 92},
 	}}
@@ -34,4 +34,5 @@ func TestRecordFigures(t *testing.T) {
 	_, _, _, _, err = Record{}.Residue()
 	assert.Error(t, err)
 	assert.Zero(t, Record{}.FillMiBs())
+	assert.Zero(t, Record{Timings: Timings{Fill: 1}}.FreeMiB())
 }

@@ -251,7 +251,8 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p("speeds are the emulator's and only ratios within the run mean anything. Raw numbers:\n")
 	p("`build/bench/bench.json` (every lab record) and `build/bench/host.json`.\n\n")
 
-	p("**Fill against memset** (1 GiB guest). Before its fill the lab build of the wipe image times\n")
+	p("**Fill against memset** (1 GiB guest). The fill's speed is the memory free when it started over\n")
+	p("the time until memory was full. Before its fill the lab build of the wipe image times\n")
 	p("`clear()` of %d MiB with as many threads as fill workers: freshly mapped (page faults and the\n", 256)
 	p("kernel's zeroing, which is what the fill meets) and already resident (memset bandwidth).\n\n")
 	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident |\n|---|---|---|---|---|---|---|\n")
@@ -296,7 +297,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p(".\n\n")
 
 	p("**Scaling** (ramwipe default, 2 vCPUs).\n\n")
-	p("| guest RAM | trigger → wipe `/init`, s | filled MiB | fill, s | fill MiB/s | fill s per GiB | trigger → guest off, s | canary pages left | old-system pages left |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("| guest RAM | trigger → wipe `/init`, s | free MiB | fill, s | fill MiB/s | fill s per GiB | trigger → guest off, s | canary pages left | old-system pages left |\n|---|---|---|---|---|---|---|---|---|\n")
 	var scaling []lab.BenchEntry
 	for _, e := range rep.Entries {
 		if e.Variant == "default" && e.Post != nil {
@@ -306,7 +307,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	slices.SortFunc(scaling, func(a, b lab.BenchEntry) int { return a.MemMiB - b.MemMiB })
 	for _, e := range scaling {
 		c, o, _, _, _ := e.Residue()
-		p("| %d MiB | %.1f | %d | %.2f | %.0f | %.2f | %.1f | %d | %d |\n", e.MemMiB, e.Timings.KexecToWipeInit, e.FillMiB, e.Timings.Fill, e.FillMiBs(), e.Timings.Fill/(float64(max(e.FillMiB, 1))/1024), e.Timings.KexecToOff, c, o)
+		p("| %d MiB | %.1f | %d | %.2f | %.0f | %.2f | %.1f | %d | %d |\n", e.MemMiB, e.Timings.KexecToWipeInit, e.FreeMiB(), e.Timings.Fill, e.FillMiBs(), e.Timings.Fill/(float64(max(e.FreeMiB(), 1))/1024), e.Timings.KexecToOff, c, o)
 	}
 	if e := find(rep, "1024M-smp2/default"); e != nil && e.Map != "" {
 		name := e.Map
