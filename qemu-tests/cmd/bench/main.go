@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := writePNG(filepath.Join(*dir, "peers.png"), chart); err != nil {
 		return err
 	}
-	imgDir := *dir
+	imgDir := "" // performance.md links the pictures beside it
 	if *docs != "" {
 		imgDir = *docs
 		if err := writePNG(filepath.Join(*docs, "bench-peers.png"), chart); err != nil {
@@ -244,7 +244,6 @@ func readHost(path string) ([]hostBench, error) {
 func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) string {
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("### Performance\n\n")
 	p("Measured by one `make bench` run (started %s, %.1f minutes for the lab part) with kernel `%s`, QEMU TCG,\n", rep.Started, rep.Seconds/60, rep.Kernel)
 	p("2 vCPUs per guest, on a 2-core machine shared with other jobs. Every figure below comes from that\n")
 	p("one run, the same guest kernel and wipe image; TCG emulates each instruction, so absolute\n")
