@@ -78,3 +78,16 @@ func TestDrawMap(t *testing.T) {
 	assert.Equal(t, 2*w+8, cfg.Width)
 	assert.Error(t, WriteMaps(path, nil, scan, l, 4<<30))
 }
+
+// BenchmarkDrawMap draws a 4 GiB guest's map: bytes are the guest's RAM.
+func BenchmarkDrawMap(b *testing.B) {
+	classes := make([]Class, (4<<30)/pageSize)
+	for i := range classes {
+		classes[i] = Class(i % 7)
+	}
+	l := Layout{LowMem: Q35LowMem(4 << 30)}
+	b.SetBytes(4 << 30)
+	for b.Loop() {
+		DrawMap(classes, l, MapScale(4<<30))
+	}
+}

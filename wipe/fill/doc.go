@@ -8,7 +8,8 @@
 // OOM-killable processes (oom_score_adj 1000) because PID 1 cannot be
 // OOM-killed: filling from PID 1 deadlocks the machine. The first worker to
 // run out of memory, by ENOMEM or by the OOM killer, means memory is full;
-// Run then stops the others.
+// Run then kills the others and returns without waiting for them to end
+// (the kernel freeing their memory is no part of the wipe).
 //
 // Needs: Linux; for MADV_POPULATE_WRITE, 5.14 or later (older kernels fall
 // back to touching each page). Run is meant for the wipe image, where the
