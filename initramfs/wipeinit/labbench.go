@@ -3,6 +3,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +26,12 @@ import (
 //	            resident, four passes (memset bandwidth), and print
 //	            "ramwipe: lab: memset MiB MiB, N threads: fresh X MiB/s, resident Y MiB/s"
 //	nohuge      no transparent huge pages, for the memset and the fill
+//
+// With memset it also prints when, after the first worker started, the
+// OOM killer ended a worker and when Run saw the first worker end, from
+// the kernel log's clock:
+//
+//	"ramwipe: lab: fill timeline: OOM kill at X ms, first worker ended at Y ms"
 type labBench struct {
 	memsetMiB int
 	noHuge    bool
@@ -68,8 +76,73 @@ func (b labBench) run(p initramfs.Params, start fill.StartFunc, workers int, log
 		}
 		mibs := func(d time.Duration, passes int) float64 { return float64(b.memsetMiB*passes) / d.Seconds() }
 		logf("ramwipe: lab: memset %d MiB, %d threads: fresh %.0f MiB/s, resident %.0f MiB/s", b.memsetMiB, workers, mibs(fresh, 1), mibs(resident, residentPasses))
+		if kmsg, err := os.OpenFile("/dev/kmsg", os.O_RDWR, 0); err == nil {
+			start = timeline(kmsg, start, logf)
+		}
 	}
 	return start
+}
+
+// Marks the timeline writes into the kernel log, and what the OOM killer
+// writes there (mm/oom_kill.c: "%s: Killed process %d (%s) …").
+const (
+	markStart = "ramwipe: lab: fill start"
+	markEnded = "ramwipe: lab: first worker ended"
+	markOOM   = ": Killed process "
+)
+
+// timeline wraps start to mark the fill's start and the first worker's end
+// in the kernel log, and reads the log until both marks and an OOM kill
+// are there, to print the times between them.
+func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fill.StartFunc {
+	_, _ = kmsg.Seek(0, io.SeekEnd) // only records from now on
+	go func() {
+		at := map[string]int64{} // mark → kernel clock, µs
+		buf := make([]byte, 8192)
+		for len(at) < 3 {
+			n, err := kmsg.Read(buf)
+			if err != nil {
+				return
+			}
+			// "PRI,SEQ,TS_USEC,FLAGS;MESSAGE\n"
+			head, msg, _ := strings.Cut(string(buf[:n]), ";")
+			f := strings.Split(head, ",")
+			if len(f) < 3 {
+				continue
+			}
+			ts, _ := strconv.ParseInt(f[2], 10, 64)
+			for _, m := range []string{markStart, markEnded, markOOM} {
+				if _, seen := at[m]; !seen && strings.Contains(msg, m) {
+					at[m] = ts
+				}
+			}
+		}
+		logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, first worker ended at %.0f ms",
+			float64(at[markOOM]-at[markStart])/1000, float64(at[markEnded]-at[markStart])/1000)
+	}()
+	var once sync.Once
+	return func(i int, w *os.File) (fill.Proc, error) {
+		if i == 0 {
+			fmt.Fprintf(kmsg, "<6>%s\n", markStart)
+		}
+		p, err := start(i, w)
+		if err != nil {
+			return nil, err
+		}
+		return endMark{p, func() { once.Do(func() { fmt.Fprintf(kmsg, "<6>%s\n", markEnded) }) }}, nil
+	}
+}
+
+// endMark is a worker whose first end (of all workers) is marked.
+type endMark struct {
+	fill.Proc
+	mark func()
+}
+
+func (e endMark) Wait() error {
+	err := e.Proc.Wait()
+	e.mark()
+	return err
 }
 
 // residentPasses is how often the resident memset clears its memory: one

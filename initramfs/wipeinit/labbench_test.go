@@ -3,9 +3,15 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/ramwipe/ramwipe/wipe/fill"
 )
 
 func TestParseLabBench(t *testing.T) {
@@ -35,3 +41,40 @@ func TestTimeMemset(t *testing.T) {
 		assert.Positive(t, d)
 	}
 }
+
+func TestTimeline(t *testing.T) {
+	// A datagram socket pair keeps records apart, as /dev/kmsg does.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	require.NoError(t, err)
+	kmsg, log := os.NewFile(uintptr(fds[0]), "kmsg"), os.NewFile(uintptr(fds[1]), "log")
+	defer log.Close()
+	lines := make(chan string, 1)
+	logf := func(format string, args ...any) { lines <- fmt.Sprintf(format, args...) }
+	start := timeline(kmsg, func(int, *os.File) (fill.Proc, error) { return doneProc{}, nil }, logf)
+	for i := range 2 {
+		p, err := start(i, nil)
+		require.NoError(t, err)
+		require.NoError(t, p.Wait())
+	}
+	buf := make([]byte, 100)
+	n, err := log.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "<6>"+markStart+"\n", string(buf[:n]))
+	n, err = log.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "<6>"+markEnded+"\n", string(buf[:n]), "one end mark for all workers")
+	for _, rec := range []string{
+		"6,1,1000000,-;" + markStart + "\n",
+		"3,2,1250000,-;Out of memory (oom_kill_allocating_task): Killed process 7 (init)\n",
+		"6,3,1400500,-;" + markEnded + "\n",
+	} {
+		_, err := log.Write([]byte(rec))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, "ramwipe: lab: fill timeline: OOM kill at 250 ms, first worker ended at 400 ms", <-lines)
+}
+
+type doneProc struct{}
+
+func (doneProc) Wait() error { return nil }
+func (doneProc) Kill()       {}

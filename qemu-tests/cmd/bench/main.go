@@ -254,7 +254,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p("the time until memory was full. Before its fill the lab build of the wipe image times\n")
 	p("`clear()` of %d MiB with as many threads as fill workers: freshly mapped (page faults and the\n", 256)
 	p("kernel's zeroing, which is what the fill meets) and already resident (memset bandwidth).\n\n")
-	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident |\n|---|---|---|---|---|---|---|\n")
+	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → first worker seen ended, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range rep.Entries {
 		if e.Memset == nil {
 			continue
@@ -263,9 +263,16 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 		if strings.Contains(e.Variant, "nohuge") {
 			huge = "off"
 		}
-		f := e.FillMiBs()
-		p("| %d | %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", e.Memset.Threads, huge, f, e.Memset.FreshMiBs, e.Memset.ResidentMiBs, ratio(f, e.Memset.FreshMiBs), ratio(f, e.Memset.ResidentMiBs))
+		f, m := e.FillMiBs(), e.Memset
+		untilOOM := "— | — | — | —"
+		if m.OOMKillMS > 0 {
+			u := float64(e.FreeMiB()) / (m.OOMKillMS / 1000)
+			untilOOM = fmt.Sprintf("%.0f | %.0f | %.0f | %.2f", m.OOMKillMS, m.FirstEndMS, u, ratio(u, m.FreshMiBs))
+		}
+		p("| %d | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", m.Threads, huge, f, m.FreshMiBs, m.ResidentMiBs, ratio(f, m.FreshMiBs), ratio(f, m.ResidentMiBs), untilOOM)
 	}
+	p("\nThe fill's start, the OOM kill that ends it and the moment the fill saw a worker end are\n")
+	p("read from the kernel log's clock in the same run (lab build only).\n")
 
 	ps := peers(rep)
 	p("\n**The same memory, wiped four ways** (1 GiB guest, canaries planted as in the lab).\n\n")

@@ -26,7 +26,7 @@ func entry(name string, mem int, post lab.Scan) lab.BenchEntry {
 func TestRun(t *testing.T) {
 	dir, docs := t.TempDir(), t.TempDir()
 	fill := entry("1024M-smp2/fill-2-workers-nohuge", 1024, lab.Scan{Pages: 1000})
-	fill.Memset = &lab.Memset{MiB: 256, Threads: 2, FreshMiBs: 500, ResidentMiBs: 1000}
+	fill.Memset = &lab.Memset{MiB: 256, Threads: 2, FreshMiBs: 500, ResidentMiBs: 1000, OOMKillMS: 1000, FirstEndMS: 1600}
 	def := entry("1024M-smp2/default", 1024, lab.Scan{Pages: 1000})
 	def.Map = "map.png"
 	sd := entry("1024M-smp2/sdmem", 1024, lab.Scan{Pages: 1000, CanaryExact: 3, OldPages: 97, FoundFraction: 0.01, ClassPages: map[string]int{"old": 97, "canary": 3}})
@@ -52,7 +52,7 @@ func TestRun(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "performance.md"))
 	require.NoError(t, err)
 	for _, want := range []string{
-		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 |",
+		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 | 1000 | 1600 | 800 | 1.60 |",
 		"| secure-delete `sdmem -ll` in the old system, then power off | — | 5.0 (sdmem, ended: signal: killed) | 10.0 | 3 | 1.00 % | 97 | 10.00 % |",
 		"| 2048 MiB | 0.0 | 800 | 2.00 | 400 | 2.56 | 10.0 | 0 | 0 |",
 		"| `BenchmarkWipe/how=clear/workers=1-2` | 50806.04 |",
