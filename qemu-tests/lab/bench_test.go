@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,4 +37,18 @@ func TestRecordFigures(t *testing.T) {
 	assert.Error(t, err)
 	assert.Zero(t, Record{}.FillMiBs())
 	assert.Zero(t, Record{Timings: Timings{Fill: 1}}.FreeMiB())
+}
+
+func FuzzParseBench(f *testing.F) {
+	f.Add("ramwipe: lab: memset 256 MiB, 2 threads: fresh 310 MiB/s, resident 1234.5 MiB/s\nramwipe: lab: fill timeline: OOM kill at 512 ms, fill saw it at 640 ms")
+	f.Add("LAB SDMEM 12.250 signal:_killed Starting")
+	f.Fuzz(func(t *testing.T, s string) {
+		m, sd := ParseBench(strings.Split(s, "\n"))
+		if m != nil && (m.MiB < 0 || m.Threads < 0 || m.FreshMiBs < 0 || m.ResidentMiBs < 0) {
+			t.Fatalf("ParseBench(%q) = %+v", s, m)
+		}
+		if sd != nil && (sd.Seconds < 0 || sd.Status == "") {
+			t.Fatalf("ParseBench(%q) sdmem = %+v", s, sd)
+		}
+	})
 }
