@@ -12,7 +12,7 @@ LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys demo test clean
+.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys bench demo test clean
 
 all: binaries initramfs
 
@@ -99,6 +99,22 @@ lab: lab-deps initramfs
 fullsys: lab-deps deb
 	$(call apt-ensure,debootstrap)
 	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/fullsys $(FULLSYSFLAGS)
+
+# secure-delete's sdmem, the peer the benchmark compares with: unpacked
+# from Debian's package once, never installed.
+SDMEM := $(LAB_CACHE)/secure-delete/usr/bin/sdmem
+$(SDMEM):
+	mkdir -p $(LAB_CACHE)/secure-delete
+	cd $(LAB_CACHE)/secure-delete && apt-get download secure-delete && dpkg-deb -x secure-delete_*.deb .
+
+# The benchmark: the host benchmarks of the fill engine and the scanner,
+# then one lab run of every benchmark scenario, then the report
+# (build/bench/: host.json, bench.json, memory maps, performance.md, peers.png).
+bench: lab-deps initramfs $(SDMEM)
+	@mkdir -p $(BUILD)/bench
+	$(GO) test -json -run '^$$' -bench . -benchtime 20x ./wipe/fill ./qemu-tests/lab > $(BUILD)/bench/host.json
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/bench -bench -sdmem $(SDMEM) $(LABFLAGS)
+	$(GO) run ./qemu-tests/cmd/bench -dir $(BUILD)/bench
 
 # The main job: a Debian system with ramwipe installed and a LUKS2 volume
 # open, canaries planted, the panic hotkey pressed, its RAM dumped, reported.

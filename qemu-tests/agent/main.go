@@ -191,6 +191,8 @@ func run() error {
 			}()
 		case "poweroff":
 			poweroff()
+		case "sdmem":
+			runSdmem()
 		default:
 			if uid, gid, groups, ok := parsePanicAs(in.Text()); ok {
 				cmd := exec.Command("/sbin/ramwipe", "panic")

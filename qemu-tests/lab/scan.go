@@ -141,7 +141,40 @@ type Scan struct {
 	HeldPages int `json:"held_pages"`
 	// Compared is false when there was no pre dump to compare against.
 	Compared bool `json:"compared"`
+	// Classes holds the class of every page of the dump, by offset in the
+	// RAM file (see [Layout.Phys]), for memory maps ([DrawMap]);
+	// ClassPages counts them by [Class.String]. Each page has one class, so
+	// old-system and canary pages add up without counting a page twice.
+	Classes    []Class        `json:"-"`
+	ClassPages map[string]int `json:"class_pages"`
 }
+
+// Class is what a page of a dump holds, as a memory map shows it. The
+// classes are ordered: a map pixel that stands for several pages shows the
+// greatest class among them.
+type Class uint8
+
+// The classes of a page.
+const (
+	// ClassHole: the first MiB, firmware and non-RAM ranges: no wipe
+	// reaches them.
+	ClassHole Class = iota
+	// ClassZero: all zero bytes.
+	ClassZero
+	// ClassPattern: one non-zero byte repeated (the fill pattern).
+	ClassPattern
+	// ClassKernel: the wipe kernel's image and the pages it held for
+	// itself.
+	ClassKernel
+	// ClassNew: other data written after the trigger (the wipe system's).
+	ClassNew
+	// ClassOld: old-system data: in a pre-trigger dump every non-zero page
+	// without canaries; in a post dump an old-system page (see
+	// [Scan.OldPages]).
+	ClassOld
+	// ClassCanary: a page with canary cells.
+	ClassCanary
+)
 
 // ranges merges page addresses into at most max ranges.
 type ranges struct {
@@ -185,6 +218,7 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 		total += s.Planted[k]
 	}
 	canR, oldR := ranges{max: maxR}, ranges{max: maxR}
+	res.Classes = make([]Class, res.Pages)
 	compare := !pre && len(s.pre) == res.Pages
 	res.Compared = compare
 	head := canary.Head(s.Nonce)
@@ -193,16 +227,23 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 		page := dump[p*pageSize : (p+1)*pageSize]
 		w := words(page)
 		phys := s.Layout.Phys(uint64(p) * pageSize)
+		where := s.Layout.place(phys)
 
 		if allZero(w) {
 			res.ZeroPages++
+			res.Classes[p] = classOf(where, ClassZero)
 			if pre {
 				s.pre[p] = 0
 			}
 			continue
 		}
+		cls := ClassNew
+		if pre {
+			cls = ClassOld
+		}
 		if uniform(w) {
 			res.PatternPages++
+			cls = ClassPattern
 		}
 		cells, exact := 0, true
 		var first canary.Cell
@@ -238,10 +279,8 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 		h := maphash.Bytes(s.seed, page)
 		if pre {
 			s.pre[p] = h
-			continue
-		}
-		if compare && h == s.pre[p] && s.pre[p] != 0 && !uniform(w) {
-			switch s.Layout.place(phys) {
+		} else if compare && h == s.pre[p] && s.pre[p] != 0 && cls != ClassPattern {
+			switch where {
 			case placeKernel:
 				res.OldKernel++
 			case placeHeld:
@@ -249,10 +288,15 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 			case placeWiped:
 				res.OldPages++
 				oldR.add(phys)
+				cls = ClassOld
 			default:
 				res.OldFirmware++
 			}
 		}
+		if cells > 0 {
+			cls = ClassCanary
+		}
+		res.Classes[p] = classOf(where, cls)
 	}
 	var found uint64
 	for k, sl := range seen {
@@ -265,6 +309,10 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 		res.Found[k.String()] = n
 		found += n
 	}
+	res.ClassPages = map[string]int{}
+	for _, c := range res.Classes {
+		res.ClassPages[c.String()]++
+	}
 	for _, b := range s.Layout.Held {
 		res.HeldPages += bits.OnesCount8(b)
 	}
@@ -273,6 +321,34 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 	}
 	res.CanaryRanges, res.OldRanges = canR.list, oldR.list
 	return res
+}
+
+// String is the class's short name.
+func (c Class) String() string {
+	names := [...]string{"hole", "zero", "pattern", "kernel", "new", "old", "canary"}
+	if int(c) < len(names) {
+		return names[c]
+	}
+	return "?"
+}
+
+// classOf is the class of a page of content class c at a place: canaries
+// are shown wherever they are, the places no wipe reaches as holes, and
+// the wipe kernel's own pages as such unless they hold old data.
+func classOf(where place, c Class) Class {
+	switch {
+	case c == ClassCanary:
+		return c
+	case where == placeFirmware:
+		return ClassHole
+	case c == ClassOld:
+		return c
+	case where == placeKernel || where == placeHeld:
+		return ClassKernel
+	case where == placeKernel || where == placeHeld:
+		return ClassKernel
+	}
+	return c
 }
 
 // words views a page as little-endian 64-bit words (the lab runs on x86-64,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -152,6 +153,93 @@ func TestRunStopsAtFirstFullWorker(t *testing.T) {
 	assert.Equal(t, uint64(36), last.Done)
 	assert.Equal(t, uint64(100), last.Total)
 }
+
+func TestRunDoesNotWaitForKilledWorkers(t *testing.T) {
+	// Worker 1 ignores Kill, as a worker does while the kernel frees the
+	// memory it filled: Run returns once memory is full all the same.
+	stuck := starter(t, []fakeWorker{{chunks: []uint64{7}}, {chunks: []uint64{3}, hang: true}})
+	start := func(i int, w *os.File) (Proc, error) {
+		p, err := stuck(i, w)
+		if i == 1 {
+			return ignoreKill{p}, err
+		}
+		return p, err
+	}
+	done := make(chan Result)
+	go func() {
+		res, err := Run(context.Background(), Options{Workers: 2, Start: start})
+		assert.NoError(t, err)
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		assert.True(t, res.Full)
+		assert.Equal(t, uint64(10), res.Bytes)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run waited for a killed worker to end")
+	}
+}
+
+func TestRunSentinel(t *testing.T) {
+	var logs []string
+	logf := func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	sentinel := func(end error) func() (Proc, error) {
+		return func() (Proc, error) {
+			p := &fakeProc{done: make(chan struct{}), killed: make(chan struct{}), err: end}
+			go func() {
+				if end == nil {
+					time.Sleep(10 * time.Millisecond) // the OOM killer strikes
+				} else {
+					<-p.killed
+				}
+				close(p.done)
+			}()
+			return p, nil
+		}
+	}
+	t.Run("its end means full", func(t *testing.T) {
+		res, err := Run(context.Background(), Options{
+			Workers:  2,
+			Start:    starter(t, []fakeWorker{{chunks: []uint64{5}, hang: true}, {chunks: []uint64{6}, hang: true}}),
+			Sentinel: sentinel(nil),
+		})
+		require.NoError(t, err)
+		assert.True(t, res.Full)
+		assert.Equal(t, uint64(11), res.Bytes)
+	})
+	t.Run("every worker failed", func(t *testing.T) {
+		done := make(chan error)
+		go func() {
+			_, err := Run(context.Background(), Options{
+				Workers:  1,
+				Start:    starter(t, []fakeWorker{{end: errors.New("exit status 1")}}),
+				Sentinel: sentinel(errors.New("killed by Run")),
+			})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			assert.ErrorContains(t, err, "worker 0: exit status 1")
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run waited for the sentinel")
+		}
+	})
+	t.Run("no sentinel", func(t *testing.T) {
+		res, err := Run(context.Background(), Options{
+			Workers:  1,
+			Start:    starter(t, []fakeWorker{{chunks: []uint64{4}}}),
+			Sentinel: func() (Proc, error) { return nil, errors.New("exec: no such file") },
+			Logf:     logf,
+		})
+		require.NoError(t, err)
+		assert.True(t, res.Full, "the worker's end tells")
+		assert.Contains(t, logs, "fill: sentinel: exec: no such file; a worker's end will tell when memory is full")
+	})
+}
+
+type ignoreKill struct{ Proc }
+
+func (ignoreKill) Kill() {}
 
 func TestRunWorkerFailuresDoNotStopOthers(t *testing.T) {
 	res, err := Run(context.Background(), Options{

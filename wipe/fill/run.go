@@ -47,7 +47,17 @@ type Options struct {
 	// OnFull, if set, is called once when memory is full, before the
 	// workers are killed and their memory is freed.
 	OnFull func()
+	// Sentinel, if set, starts a process that takes no memory and that the
+	// OOM killer ends before any worker (see [StartSentinel]). Its end
+	// means memory is full: at once when the OOM killer strikes, not once
+	// the kernel has freed, and with init_on_free=1 zeroed again, a whole
+	// worker's memory. Without it, or if it cannot start, the first worker
+	// to end tells. Run kills it when it stops.
+	Sentinel func() (Proc, error)
 }
+
+// drain is how long Run reads the progress of workers it killed.
+const drain = 50 * time.Millisecond
 
 // Progress is a snapshot of a running fill.
 type Progress struct {
@@ -59,7 +69,9 @@ type Progress struct {
 // Result is what a fill achieved.
 type Result struct {
 	// Bytes filled by all workers together.
-	Bytes   uint64
+	Bytes uint64
+	// Elapsed is the time until memory was full or ctx ended (killed
+	// workers end later), or until every worker ended.
 	Elapsed time.Duration
 	// Full is true when some worker ran out of memory: all memory the
 	// kernel would hand out was filled.
@@ -69,9 +81,10 @@ type Result struct {
 }
 
 // Run starts the workers, waits until memory is full (the first worker to
-// run out of memory), ctx ends, or every worker failed, then kills the rest.
-// The error joins every worker failure; a Result with Full set is a complete
-// fill even when some workers failed.
+// run out of memory), ctx ends, or every worker failed, then kills the rest
+// and returns without waiting for them to end. The error joins every worker
+// failure seen until then; a Result with Full set is a complete fill even
+// when some workers failed.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Workers < 1 {
 		return Result{}, fmt.Errorf("fill: %d workers: want at least 1", o.Workers)
@@ -98,6 +111,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("fill: progress pipe: %w", err)
 	}
 	defer r.Close()
+
+	sentinelEnd := make(chan error, 1)
+	if o.Sentinel != nil {
+		if p, err := o.Sentinel(); err != nil {
+			logf("fill: sentinel: %v; a worker's end will tell when memory is full", err)
+		} else {
+			defer p.Kill()
+			go func() { sentinelEnd <- p.Wait() }()
+		}
+	}
 
 	var procs []Proc
 	var ids []int // worker number of each started proc
@@ -152,41 +175,75 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			p.Kill()
 		}
 	}
+	var stoppedAt time.Time
+	full := func() {
+		res.Full = true
+		stoppedAt = now()
+		if o.OnFull != nil {
+			o.OnFull()
+		}
+		killAll()
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	left := len(procs)
-	stopping := false
-	for left > 0 {
+	// failed counts a worker's end and reports whether it failed.
+	failed := func(e exit) bool {
+		left--
+		if e.err == nil {
+			return false
+		}
+		errs = append(errs, fmt.Errorf("worker %d: %w", e.i, e.err))
+		logf("fill: worker %d: %v", e.i, e.err)
+		return true
+	}
+	for left > 0 && stoppedAt.IsZero() {
 		select {
 		case e := <-exits:
-			left--
-			if e.err != nil {
-				errs = append(errs, fmt.Errorf("worker %d: %w", e.i, e.err))
-				logf("fill: worker %d: %v", e.i, e.err)
+			if !failed(e) {
+				full()
+			}
+		case err := <-sentinelEnd:
+			if err != nil {
+				logf("fill: sentinel: %v; a worker's end will tell when memory is full", err)
 				continue
 			}
-			if !stopping {
-				res.Full = true
-				stopping = true
-				if o.OnFull != nil {
-					o.OnFull()
-				}
-				killAll()
-			}
+			full()
 		case <-ctx.Done():
-			if !stopping {
-				res.TimedOut = true
-				stopping = true
-				killAll()
-			}
+			res.TimedOut = true
+			stoppedAt = now()
+			killAll()
 		case <-tick.C:
 			if o.Progress != nil {
 				o.Progress(snapshot(false))
 			}
 		}
 	}
-	<-readDone
+	if stoppedAt.IsZero() {
+		<-readDone // every worker ended: the pipe is at EOF
+	} else {
+		// Killed workers take long to end: the kernel frees all the
+		// memory they filled, and with init_on_free=1 zeroes it once more,
+		// which is no part of the wipe. Read what they reported before the
+		// kill and note the failures of workers that end at once, for a
+		// moment only.
+		_ = r.SetReadDeadline(time.Now().Add(drain))
+		timeout := time.After(drain)
+		for left > 0 {
+			select {
+			case e := <-exits:
+				failed(e)
+				continue
+			case <-timeout:
+			}
+			break
+		}
+		<-readDone
+	}
 	p := snapshot(true)
+	if !stoppedAt.IsZero() {
+		p.Elapsed = stoppedAt.Sub(start)
+	}
 	if o.Progress != nil {
 		o.Progress(p)
 	}

@@ -66,22 +66,11 @@ func cryptGuest(kernelDir, tmp string, usb bool) ([]initramfs.File, []byte, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("cryptsetup: %w (apt-get install cryptsetup-bin)", err)
 	}
-	libs, err := sharedLibs(bin)
+	more, err := withLibs("sbin/cryptsetup", bin)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := add("sbin/cryptsetup", bin, 0o755); err != nil {
-		return nil, nil, err
-	}
-	for _, l := range libs {
-		name := "lib/x86_64-linux-gnu/" + filepath.Base(l)
-		if strings.Contains(l, "ld-linux") {
-			name = "lib64/" + filepath.Base(l)
-		}
-		if err := add(name, l, 0o755); err != nil {
-			return nil, nil, err
-		}
-	}
+	files = append(files, more...)
 
 	key := make([]byte, 64) // aes-xts-plain64 with two AES-256 keys
 	if _, err := rand.Read(key); err != nil {
@@ -111,6 +100,31 @@ func luksImage(tmp string, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	return os.ReadFile(img)
+}
+
+// withLibs returns the dynamically linked program bin as the guest's
+// file name, with its shared libraries and loader where Debian has them.
+func withLibs(name, bin string) ([]initramfs.File, error) {
+	libs, err := sharedLibs(bin)
+	if err != nil {
+		return nil, err
+	}
+	var files []initramfs.File
+	for i, src := range append([]string{bin}, libs...) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, err
+		}
+		dst := name
+		if i > 0 {
+			dst = "lib/x86_64-linux-gnu/" + filepath.Base(src)
+			if strings.Contains(src, "ld-linux") {
+				dst = "lib64/" + filepath.Base(src)
+			}
+		}
+		files = append(files, initramfs.File{Name: dst, Data: b, Mode: 0o755})
+	}
+	return files, nil
 }
 
 var lddRE = regexp.MustCompile(`(?m)^\s*(?:\S+ => )?(/\S+) \(0x`)

@@ -142,6 +142,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
 	keep := fs.Bool("keep", false, "keep each post dump in the output directory (NAME.ram)")
 	all := fs.Bool("all", false, "run every measurement at every size")
+	bench := fs.Bool("bench", false, "run the benchmark's scenarios instead and write bench.json (see bench.go)")
+	maps := fs.Bool("maps", false, "draw each scenario's before/after memory map (map-NAME.png)")
+	sdmem := fs.String("sdmem", "", "secure-delete's sdmem binary, for the benchmark's peer scenario")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -193,7 +196,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var recs []lab.Record
-	for _, p := range plan(variants(contract), *all) {
+	br := newBenchRun(*bench, *maps, *sdmem)
+	for _, p := range br.plan(variants(contract), contract, *all) {
 		name := fmt.Sprintf("%dM-smp%d/%s", p.s.mem, p.s.smp, p.v.name)
 		if *only != "" && !strings.Contains(name, *only) {
 			continue
@@ -210,6 +214,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
+		more, err := br.files(p.v)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, more...)
 		var qemuExtra, sticks []string
 		if p.v.usb {
 			boot, stick, err := usbSticks(abs, vmlinuz)
@@ -273,12 +282,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    %s\n", f)
 		}
 		recs = append(recs, rec)
+		br.record(stdout, abs, name, logPath, p.s, rec)
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	if len(recs) == 0 {
 		return fmt.Errorf("no scenario matches -run %q", *only)
+	}
+	if err := br.write(abs, kernel, contract); err != nil {
+		return err
 	}
 	b, _ := json.MarshalIndent(map[string]any{"kernel": filepath.Base(kernel), "contract_cmdline": contract, "scenarios": recs}, "", "  ")
 	if err := os.WriteFile(filepath.Join(abs, "report.json"), append(b, '\n'), 0o644); err != nil {
