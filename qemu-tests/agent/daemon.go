@@ -83,11 +83,43 @@ func idle(pid int, d time.Duration) string {
 	control := fmt.Sprintf("/proc/self/task/%d/status", <-tid)
 	before, threads := switches(pid)
 	controlBefore := ctxtSwitches(control)
+	cpuBefore := cpuTicks(pid)
 	time.Sleep(d)
 	after, _ := switches(pid)
 	controlAfter := ctxtSwitches(control)
+	cpuAfter := cpuTicks(pid)
 	close(done)
-	return fmt.Sprintf("LAB IDLE pid=%d seconds=%g threads=%d switches=%d control=%d", pid, d.Seconds(), threads, after-before, controlAfter-controlBefore)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return fmt.Sprintf("LAB IDLE pid=%d seconds=%g threads=%d switches=%d control=%d cpu_ticks=%d rss_kb=%d locked_kb=%d",
+		pid, d.Seconds(), threads, after-before, controlAfter-controlBefore, cpuAfter-cpuBefore, statusKB(status, "VmRSS"), statusKB(status, "VmLck"))
+}
+
+// cpuTicks is a process's user + system CPU time in clock ticks (fields 14
+// and 15 of /proc/PID/stat, counted after the command name's parenthesis).
+func cpuTicks(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b)[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+// statusKB reads a "Key:   N kB" line of /proc/PID/status.
+func statusKB(status []byte, key string) int64 {
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return -1
 }
 
 func switches(pid int) (total uint64, threads int) {

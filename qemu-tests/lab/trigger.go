@@ -53,6 +53,12 @@ type Idle struct {
 	// Control: the same count for a thread of the agent that wakes every
 	// 100 ms; it must see those wakeups, or the measurement is blind.
 	Control int `json:"control_switches"`
+	// CPUTicks is ramwiped's user + system time over the window, in clock
+	// ticks (USER_HZ, 100 on Debian); RSSKB and LockedKB its resident and
+	// mlocked memory at the end.
+	CPUTicks int   `json:"cpu_ticks"`
+	RSSKB    int64 `json:"rss_kb"`
+	LockedKB int64 `json:"locked_kb"`
 	// PerSecond: context switches per second, all threads together.
 	PerSecond float64 `json:"per_second"`
 }
@@ -63,7 +69,7 @@ type Idle struct {
 // off to one wakeup per 10 ms only while goroutines run; idle it sleeps).
 const maxIdleWakeups = 1.0
 
-var idleRE = regexp.MustCompile(`^LAB IDLE pid=\d+ seconds=(\S+) threads=(\d+) switches=(\d+) control=(\d+)`)
+var idleRE = regexp.MustCompile(`^LAB IDLE pid=\d+ seconds=(\S+) threads=(\d+) switches=(\d+) control=(\d+) cpu_ticks=(-?\d+) rss_kb=(-?\d+) locked_kb=(-?\d+)`)
 
 // idle measures ramwiped at rest through the agent.
 func (rec *Record) idle(ctx context.Context, vm *VM, seconds int, fail func(string, ...any)) bool {
@@ -86,6 +92,9 @@ func (rec *Record) idle(ctx context.Context, vm *VM, seconds int, fail func(stri
 	id.Threads, _ = strconv.Atoi(m[2])
 	id.Switches, _ = strconv.Atoi(m[3])
 	id.Control, _ = strconv.Atoi(m[4])
+	id.CPUTicks, _ = strconv.Atoi(m[5])
+	id.RSSKB, _ = strconv.ParseInt(m[6], 10, 64)
+	id.LockedKB, _ = strconv.ParseInt(m[7], 10, 64)
 	id.PerSecond = float64(id.Switches) / id.Seconds
 	rec.Idle = &id
 	if want := int(id.Seconds * 5); id.Control < want {

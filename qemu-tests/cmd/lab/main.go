@@ -84,7 +84,7 @@ func variants(contract string) []variant {
 		{name: "init-panics", labInit: true, cmdline: userspace + " ramwipe.lab=panic", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "crypt-wipe", labInit: false, cmdline: contract, expect: lab.ExpectWiped, crypt: true},
 		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
-			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", idle: 20},
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", idle: 60},
 		{name: "crypt-hotkey", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "hotkey"},
 		{name: "crypt-drill", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
