@@ -8,6 +8,6 @@ import (
 )
 
 // labHooks is the identity in release builds: ramwipe.lab= does nothing.
-func labHooks(initramfs.Params, *fill.Options) bool {
-	return false
+func labHooks(_ initramfs.Params, start fill.StartFunc, _ int, _ func(string, ...any)) (fill.StartFunc, bool) {
+	return start, false
 }

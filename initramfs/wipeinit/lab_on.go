@@ -10,8 +10,7 @@ import (
 	"github.com/ramwipe/ramwipe/wipe/fill"
 )
 
-// labHooks lets the lab's build of the image (go build -tags lab) change
-// the fill's options. It reports whether to skip the fill. The hooks fail on
+// labHooks lets the lab's build of the image (go build -tags lab) fail on
 // purpose, to prove the /init still reaches its action:
 //
 //	ramwipe.lab=noop       no fill at all (the lab's negative control)
@@ -20,24 +19,23 @@ import (
 //	ramwipe.lab=panic      the /init panics before the fill
 //
 // and measure it (see labbench.go): ramwipe.lab=memset=MiB,nohuge.
-func labHooks(p initramfs.Params, o *fill.Options) bool {
+func labHooks(p initramfs.Params, start fill.StartFunc, workers int, logf func(string, ...any)) (fill.StartFunc, bool) {
 	if bench, ok := parseLabBench(p.Lab); ok {
-		bench.run(p, o)
-		return false
+		return bench.run(p, start, workers, logf), false
 	}
 	switch p.Lab {
 	case "noop":
-		return true
+		return start, true
 	case "fail-fill":
-		o.Start = func(int, *os.File) (fill.Proc, error) {
+		return func(int, *os.File) (fill.Proc, error) {
 			return nil, errors.New("lab: worker start failed on purpose")
-		}
+		}, false
 	case "hang-fill":
-		o.Start = func(int, *os.File) (fill.Proc, error) { return hangProc{make(chan struct{})}, nil }
+		return func(int, *os.File) (fill.Proc, error) { return hangProc{make(chan struct{})}, nil }, false
 	case "panic":
 		panic("lab: /init panics on purpose")
 	}
-	return false
+	return start, false
 }
 
 // hangProc is a worker that never ends by itself and ignores Kill.

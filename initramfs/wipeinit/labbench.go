@@ -27,11 +27,11 @@ import (
 //	            "ramwipe: lab: memset MiB MiB, N threads: fresh X MiB/s, resident Y MiB/s"
 //	nohuge      no transparent huge pages, for the memset and the fill
 //
-// With memset it also prints when, after the fill started, the OOM killer
-// ended a process of the fill and when the fill saw the first one end, from
+// With memset it also prints when, after the first worker started, the
+// OOM killer ended a worker and when Run saw the first worker end, from
 // the kernel log's clock:
 //
-//	"ramwipe: lab: fill timeline: OOM kill at X ms, fill saw it at Y ms"
+//	"ramwipe: lab: fill timeline: OOM kill at X ms, first worker ended at Y ms"
 type labBench struct {
 	memsetMiB int
 	noHuge    bool
@@ -57,47 +57,45 @@ func parseLabBench(s string) (labBench, bool) {
 	return b, true
 }
 
-func (b labBench) run(p initramfs.Params, o *fill.Options) {
+func (b labBench) run(p initramfs.Params, start fill.StartFunc, workers int, logf func(string, ...any)) fill.StartFunc {
 	if b.noHuge {
 		// Before the memset, so that it meets memory as the fill will.
 		_ = os.WriteFile("/sys/kernel/mm/transparent_hugepage/enabled", []byte("never"), 0)
-		o.Logf("ramwipe: lab: no huge pages")
-		o.Start = fill.StartExec(p.Pattern, false)
+		logf("ramwipe: lab: no huge pages")
+		start = fill.StartExec(p.Pattern, false)
 	}
-	if b.memsetMiB == 0 {
-		return
+	if b.memsetMiB > 0 {
+		size := b.memsetMiB << 20
+		fresh, err := timeMemset(size, workers, 0)
+		if err != nil {
+			logf("ramwipe: lab: memset: %v", err)
+		}
+		resident, err := timeMemset(size, workers, residentPasses)
+		if err != nil {
+			logf("ramwipe: lab: memset: %v", err)
+		}
+		mibs := func(d time.Duration, passes int) float64 { return float64(b.memsetMiB*passes) / d.Seconds() }
+		logf("ramwipe: lab: memset %d MiB, %d threads: fresh %.0f MiB/s, resident %.0f MiB/s", b.memsetMiB, workers, mibs(fresh, 1), mibs(resident, residentPasses))
+		if kmsg, err := os.OpenFile("/dev/kmsg", os.O_RDWR, 0); err == nil {
+			start = timeline(kmsg, start, logf)
+		}
 	}
-	size := b.memsetMiB << 20
-	fresh, err := timeMemset(size, o.Workers, 0)
-	if err != nil {
-		o.Logf("ramwipe: lab: memset: %v", err)
-	}
-	resident, err := timeMemset(size, o.Workers, residentPasses)
-	if err != nil {
-		o.Logf("ramwipe: lab: memset: %v", err)
-	}
-	mibs := func(d time.Duration, passes int) float64 { return float64(b.memsetMiB*passes) / d.Seconds() }
-	o.Logf("ramwipe: lab: memset %d MiB, %d threads: fresh %.0f MiB/s, resident %.0f MiB/s", b.memsetMiB, o.Workers, mibs(fresh, 1), mibs(resident, residentPasses))
-	if kmsg, err := os.OpenFile("/dev/kmsg", os.O_RDWR, 0); err == nil {
-		timeline(kmsg, o)
-	}
+	return start
 }
 
 // Marks the timeline writes into the kernel log, and what the OOM killer
 // writes there (mm/oom_kill.c: "%s: Killed process %d (%s) …").
 const (
 	markStart = "ramwipe: lab: fill start"
-	markEnded = "ramwipe: lab: fill saw a process end"
+	markEnded = "ramwipe: lab: first worker ended"
 	markOOM   = ": Killed process "
 )
 
-// timeline wraps the fill's workers and sentinel to mark the fill's start
-// and the first end of any of them (when the fill learns that memory is
-// full) in the kernel log, and reads the log until both marks and an OOM
-// kill are there, to print the times between them.
-func timeline(kmsg *os.File, o *fill.Options) {
+// timeline wraps start to mark the fill's start and the first worker's end
+// in the kernel log, and reads the log until both marks and an OOM kill
+// are there, to print the times between them.
+func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fill.StartFunc {
 	_, _ = kmsg.Seek(0, io.SeekEnd) // only records from now on
-	logf := o.Logf
 	go func() {
 		at := map[string]int64{} // mark → kernel clock, µs
 		buf := make([]byte, 8192)
@@ -119,33 +117,23 @@ func timeline(kmsg *os.File, o *fill.Options) {
 				}
 			}
 		}
-		logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, fill saw it at %.0f ms",
+		logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, first worker ended at %.0f ms",
 			float64(at[markOOM]-at[markStart])/1000, float64(at[markEnded]-at[markStart])/1000)
 	}()
 	var once sync.Once
-	mark := func() { once.Do(func() { fmt.Fprintf(kmsg, "<6>%s\n", markEnded) }) }
-	wrap := func(p fill.Proc, err error) (fill.Proc, error) {
+	return func(i int, w *os.File) (fill.Proc, error) {
+		if i == 0 {
+			fmt.Fprintf(kmsg, "<6>%s\n", markStart)
+		}
+		p, err := start(i, w)
 		if err != nil {
 			return nil, err
 		}
-		return endMark{p, mark}, nil
-	}
-	start, sentinel := o.Start, o.Sentinel
-	o.Start = func(i int, w *os.File) (fill.Proc, error) {
-		if i == 0 && sentinel == nil {
-			fmt.Fprintf(kmsg, "<6>%s\n", markStart)
-		}
-		return wrap(start(i, w))
-	}
-	if sentinel != nil {
-		o.Sentinel = func() (fill.Proc, error) {
-			fmt.Fprintf(kmsg, "<6>%s\n", markStart) // Run starts it first
-			return wrap(sentinel())
-		}
+		return endMark{p, func() { once.Do(func() { fmt.Fprintf(kmsg, "<6>%s\n", markEnded) }) }}, nil
 	}
 }
 
-// endMark is a process of the fill whose end is marked, if it is the first.
+// endMark is a worker whose first end (of all workers) is marked.
 type endMark struct {
 	fill.Proc
 	mark func()

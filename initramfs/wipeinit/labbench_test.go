@@ -49,35 +49,29 @@ func TestTimeline(t *testing.T) {
 	kmsg, log := os.NewFile(uintptr(fds[0]), "kmsg"), os.NewFile(uintptr(fds[1]), "log")
 	defer log.Close()
 	lines := make(chan string, 1)
-	o := fill.Options{
-		Start:    func(int, *os.File) (fill.Proc, error) { return doneProc{}, nil },
-		Sentinel: func() (fill.Proc, error) { return doneProc{}, nil },
-		Logf:     func(format string, args ...any) { lines <- fmt.Sprintf(format, args...) },
-	}
-	timeline(kmsg, &o)
-	s, err := o.Sentinel()
-	require.NoError(t, err)
+	logf := func(format string, args ...any) { lines <- fmt.Sprintf(format, args...) }
+	start := timeline(kmsg, func(int, *os.File) (fill.Proc, error) { return doneProc{}, nil }, logf)
 	for i := range 2 {
-		p, err := o.Start(i, nil)
+		p, err := start(i, nil)
 		require.NoError(t, err)
 		require.NoError(t, p.Wait())
 	}
-	require.NoError(t, s.Wait())
 	buf := make([]byte, 100)
-	for _, want := range []string{markStart, markEnded} {
-		n, err := log.Read(buf)
-		require.NoError(t, err)
-		assert.Equal(t, "<6>"+want+"\n", string(buf[:n]), "one start and one end mark")
-	}
+	n, err := log.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "<6>"+markStart+"\n", string(buf[:n]))
+	n, err = log.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "<6>"+markEnded+"\n", string(buf[:n]), "one end mark for all workers")
 	for _, rec := range []string{
 		"6,1,1000000,-;" + markStart + "\n",
-		"3,2,1250000,-;Out of memory: Killed process 7 (init)\n",
+		"3,2,1250000,-;Out of memory (oom_kill_allocating_task): Killed process 7 (init)\n",
 		"6,3,1400500,-;" + markEnded + "\n",
 	} {
 		_, err := log.Write([]byte(rec))
 		require.NoError(t, err)
 	}
-	assert.Equal(t, "ramwipe: lab: fill timeline: OOM kill at 250 ms, fill saw it at 400 ms", <-lines)
+	assert.Equal(t, "ramwipe: lab: fill timeline: OOM kill at 250 ms, first worker ended at 400 ms", <-lines)
 }
 
 type doneProc struct{}

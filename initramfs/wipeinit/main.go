@@ -99,22 +99,23 @@ func (w *wiper) wipe(p initramfs.Params) {
 		workers = runtime.NumCPU()
 	}
 	total := memAvailable()
-	opts := fill.Options{
-		Workers:  workers,
-		Start:    fill.StartExec(p.Pattern, true),
-		Sentinel: fill.StartSentinel,
-		Total:    total,
-		Logf:     w.logf,
-		Now:      w.now,
-		Every:    500 * time.Millisecond,
-	}
-	if skip := labHooks(p, &opts); skip {
+	start := fill.StartExec(p.Pattern, true)
+	start, skip := labHooks(p, start, workers, w.logf)
+	if skip {
 		w.logf("ramwipe: lab: no fill")
 		return
 	}
 	fmt.Fprintf(w.console, "ramwipe: wiping memory: %d MiB free, %d workers\r\n", total>>20, workers)
 	ctx, cancel := context.WithTimeout(context.Background(), p.Deadline)
 	defer cancel()
+	opts := fill.Options{
+		Workers: workers,
+		Start:   start,
+		Total:   total,
+		Logf:    w.logf,
+		Now:     w.now,
+		Every:   500 * time.Millisecond,
+	}
 	var held *heldMap
 	if p.HeldMap {
 		held = newHeldMap(maxPFN())
@@ -187,7 +188,7 @@ func tuneKernel() {
 		"/proc/sys/vm/overcommit_memory":                    "1",
 		"/proc/sys/vm/min_free_kbytes":                      "1024",
 		"/proc/sys/vm/watermark_scale_factor":               "1",
-		"/proc/sys/vm/oom_kill_allocating_task":             "0", // by score: the fill's sentinel first
+		"/proc/sys/vm/oom_kill_allocating_task":             "1",
 		"/sys/kernel/mm/transparent_hugepage/enabled":       "always",
 		"/sys/kernel/mm/transparent_hugepage/defrag":        "never",
 		"/proc/sys/kernel/printk":                           "4",

@@ -43,8 +43,8 @@ type Memset struct {
 	// ResidentMiBs: memory already faulted in: memset bandwidth.
 	ResidentMiBs float64 `json:"resident_mib_s"`
 	// OOMKillMS and FirstEndMS: from the fill's start, by the kernel
-	// log's clock, when the OOM killer ended a process of the fill (memory
-	// was full) and when the fill saw it end; 0 if not seen.
+	// log's clock, when the OOM killer ended a worker (memory was full)
+	// and when the fill saw the first worker end; 0 if not seen.
 	OOMKillMS  float64 `json:"oom_kill_ms,omitempty"`
 	FirstEndMS float64 `json:"first_end_ms,omitempty"`
 }
@@ -58,7 +58,7 @@ type Sdmem struct {
 
 var (
 	memsetRE       = regexp.MustCompile(`ramwipe: lab: memset (\d+) MiB, (\d+) threads: fresh ([0-9.]+) MiB/s, resident ([0-9.]+) MiB/s`)
-	fillTimelineRE = regexp.MustCompile(`ramwipe: lab: fill timeline: OOM kill at ([0-9.-]+) ms, fill saw it at ([0-9.-]+) ms`)
+	fillTimelineRE = regexp.MustCompile(`ramwipe: lab: fill timeline: OOM kill at ([0-9.-]+) ms, first worker ended at ([0-9.-]+) ms`)
 	sdmemRE        = regexp.MustCompile(`^LAB SDMEM ([0-9.]+) (\S+) ?(.*)$`)
 )
 

@@ -5,13 +5,11 @@
 // transparent huge pages, and makes the kernel fault every page in for
 // writing (MADV_POPULATE_WRITE); the kernel zeroes each page it hands out,
 // and a non-zero [Worker.Pattern] is written on top. Workers run as separate,
-// OOM-killable processes because PID 1 cannot be OOM-killed: filling from
-// PID 1 deadlocks the machine. Memory is full when the OOM killer ends the
-// sentinel ([StartSentinel]: a process of no memory with oom_score_adj 1000,
-// the workers' being 0), or when a worker runs out of memory, by ENOMEM or
-// by the OOM killer; Run then kills the workers and returns without waiting
-// for them to end (the kernel freeing their memory, and with init_on_free=1
-// zeroing it again, is no part of the wipe).
+// OOM-killable processes (oom_score_adj 1000) because PID 1 cannot be
+// OOM-killed: filling from PID 1 deadlocks the machine. The first worker to
+// run out of memory, by ENOMEM or by the OOM killer, means memory is full;
+// Run then kills the others and returns without waiting for them to end
+// (the kernel freeing their memory is no part of the wipe).
 //
 // Needs: Linux; for MADV_POPULATE_WRITE, 5.14 or later (older kernels fall
 // back to touching each page). Run is meant for the wipe image, where the

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
-	"time"
 )
 
 // WorkerEnv marks a process started by [StartExec] as a fill worker; a main
@@ -19,37 +18,23 @@ const WorkerEnv = "RAMWIPE_FILL_WORKER"
 // choice in the environment.
 func StartExec(pattern byte, hugePages bool) StartFunc {
 	return func(i int, w *os.File) (Proc, error) {
-		return startSelf([]*os.File{w}, // fd 3
-			WorkerEnv+"="+strconv.Itoa(i),
-			"RAMWIPE_FILL_PATTERN="+strconv.Itoa(int(pattern)),
-			"RAMWIPE_FILL_HUGEPAGES="+strconv.FormatBool(hugePages))
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find own binary: %w", err)
+		}
+		cmd := exec.Command(exe)
+		cmd.Env = []string{
+			WorkerEnv + "=" + strconv.Itoa(i),
+			"RAMWIPE_FILL_PATTERN=" + strconv.Itoa(int(pattern)),
+			"RAMWIPE_FILL_HUGEPAGES=" + strconv.FormatBool(hugePages),
+		}
+		cmd.ExtraFiles = []*os.File{w} // fd 3
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		return execProc{cmd}, nil
 	}
-}
-
-// StartSentinel runs the calling binary again as the sentinel of
-// [Options.Sentinel] (with [WorkerEnv] set to "sentinel"): a process that
-// sets its oom_score_adj to 1000, the workers' being 0, and waits to be
-// killed. The OOM killer then ends it first, as long as it picks by score
-// (vm.oom_kill_allocating_task=0).
-func StartSentinel() (Proc, error) {
-	return startSelf(nil, WorkerEnv+"="+sentinel)
-}
-
-const sentinel = "sentinel"
-
-func startSelf(files []*os.File, env ...string) (Proc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find own binary: %w", err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = env
-	cmd.ExtraFiles = files
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return execProc{cmd}, nil
 }
 
 type execProc struct{ cmd *exec.Cmd }
@@ -73,22 +58,15 @@ func (p execProc) Wait() error {
 // exitNoMemory is a worker's exit code for "took all memory it could".
 const exitNoMemory = 3
 
-// WorkerMain runs a worker process started by [StartExec], or the sentinel
-// started by [StartSentinel], and never returns.
+// WorkerMain runs a worker process started by [StartExec] and never returns.
 func WorkerMain() {
-	if os.Getenv(WorkerEnv) == sentinel {
-		_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
-		for {
-			time.Sleep(time.Hour)
-		}
-	}
 	pattern, _ := strconv.Atoi(os.Getenv("RAMWIPE_FILL_PATTERN"))
 	huge, _ := strconv.ParseBool(os.Getenv("RAMWIPE_FILL_HUGEPAGES"))
 	w := Worker{
 		Pattern:     byte(pattern),
 		HugePages:   huge,
 		Progress:    os.NewFile(3, "progress"),
-		OOMScoreAdj: "0", // below the sentinel's; PID 1 is never killed
+		OOMScoreAdj: "1000",
 	}
 	err := w.Run()
 	if errors.Is(err, ErrNoMemory) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -178,63 +177,6 @@ func TestRunDoesNotWaitForKilledWorkers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run waited for a killed worker to end")
 	}
-}
-
-func TestRunSentinel(t *testing.T) {
-	var logs []string
-	logf := func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
-	sentinel := func(end error) func() (Proc, error) {
-		return func() (Proc, error) {
-			p := &fakeProc{done: make(chan struct{}), killed: make(chan struct{}), err: end}
-			go func() {
-				if end == nil {
-					time.Sleep(10 * time.Millisecond) // the OOM killer strikes
-				} else {
-					<-p.killed
-				}
-				close(p.done)
-			}()
-			return p, nil
-		}
-	}
-	t.Run("its end means full", func(t *testing.T) {
-		res, err := Run(context.Background(), Options{
-			Workers:  2,
-			Start:    starter(t, []fakeWorker{{chunks: []uint64{5}, hang: true}, {chunks: []uint64{6}, hang: true}}),
-			Sentinel: sentinel(nil),
-		})
-		require.NoError(t, err)
-		assert.True(t, res.Full)
-		assert.Equal(t, uint64(11), res.Bytes)
-	})
-	t.Run("every worker failed", func(t *testing.T) {
-		done := make(chan error)
-		go func() {
-			_, err := Run(context.Background(), Options{
-				Workers:  1,
-				Start:    starter(t, []fakeWorker{{end: errors.New("exit status 1")}}),
-				Sentinel: sentinel(errors.New("killed by Run")),
-			})
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			assert.ErrorContains(t, err, "worker 0: exit status 1")
-		case <-time.After(5 * time.Second):
-			t.Fatal("Run waited for the sentinel")
-		}
-	})
-	t.Run("no sentinel", func(t *testing.T) {
-		res, err := Run(context.Background(), Options{
-			Workers:  1,
-			Start:    starter(t, []fakeWorker{{chunks: []uint64{4}}}),
-			Sentinel: func() (Proc, error) { return nil, errors.New("exec: no such file") },
-			Logf:     logf,
-		})
-		require.NoError(t, err)
-		assert.True(t, res.Full, "the worker's end tells")
-		assert.Contains(t, logs, "fill: sentinel: exec: no such file; a worker's end will tell when memory is full")
-	})
 }
 
 type ignoreKill struct{ Proc }

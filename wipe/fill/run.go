@@ -47,13 +47,6 @@ type Options struct {
 	// OnFull, if set, is called once when memory is full, before the
 	// workers are killed and their memory is freed.
 	OnFull func()
-	// Sentinel, if set, starts a process that takes no memory and that the
-	// OOM killer ends before any worker (see [StartSentinel]). Its end
-	// means memory is full: at once when the OOM killer strikes, not once
-	// the kernel has freed, and with init_on_free=1 zeroed again, a whole
-	// worker's memory. Without it, or if it cannot start, the first worker
-	// to end tells. Run kills it when it stops.
-	Sentinel func() (Proc, error)
 }
 
 // drain is how long Run reads the progress of workers it killed.
@@ -112,16 +105,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer r.Close()
 
-	sentinelEnd := make(chan error, 1)
-	if o.Sentinel != nil {
-		if p, err := o.Sentinel(); err != nil {
-			logf("fill: sentinel: %v; a worker's end will tell when memory is full", err)
-		} else {
-			defer p.Kill()
-			go func() { sentinelEnd <- p.Wait() }()
-		}
-	}
-
 	var procs []Proc
 	var ids []int // worker number of each started proc
 	var errs []error
@@ -175,15 +158,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			p.Kill()
 		}
 	}
-	var stoppedAt time.Time
-	full := func() {
-		res.Full = true
-		stoppedAt = now()
-		if o.OnFull != nil {
-			o.OnFull()
-		}
-		killAll()
-	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	left := len(procs)
@@ -197,18 +171,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		logf("fill: worker %d: %v", e.i, e.err)
 		return true
 	}
+	var stoppedAt time.Time
 	for left > 0 && stoppedAt.IsZero() {
 		select {
 		case e := <-exits:
-			if !failed(e) {
-				full()
-			}
-		case err := <-sentinelEnd:
-			if err != nil {
-				logf("fill: sentinel: %v; a worker's end will tell when memory is full", err)
+			if failed(e) {
 				continue
 			}
-			full()
+			res.Full = true
+			stoppedAt = now()
+			if o.OnFull != nil {
+				o.OnFull()
+			}
+			killAll()
 		case <-ctx.Done():
 			res.TimedOut = true
 			stoppedAt = now()

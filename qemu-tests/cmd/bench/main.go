@@ -254,7 +254,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p("the time until memory was full. Before its fill the lab build of the wipe image times\n")
 	p("`clear()` of %d MiB with as many threads as fill workers: freshly mapped (page faults and the\n", 256)
 	p("kernel's zeroing, which is what the fill meets) and already resident (memset bandwidth).\n\n")
-	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → the fill saw it, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → first worker seen ended, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range rep.Entries {
 		if e.Memset == nil {
 			continue
@@ -271,7 +271,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 		}
 		p("| %d | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", m.Threads, huge, f, m.FreshMiBs, m.ResidentMiBs, ratio(f, m.FreshMiBs), ratio(f, m.ResidentMiBs), untilOOM)
 	}
-	p("\nThe fill's start, the OOM kill that ends it and the moment the fill saw the killed process end are\n")
+	p("\nThe fill's start, the OOM kill that ends it and the moment the fill saw a worker end are\n")
 	p("read from the kernel log's clock in the same run (lab build only).\n")
 
 	ps := peers(rep)
