@@ -255,17 +255,8 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		if rec.Timings.KexecToWipeInit == 0 && strings.HasPrefix(l.Text, "ramwipe:") {
 			rec.Timings.KexecToWipeInit = l.At.Sub(kexecAt).Seconds()
 		}
-		if m := kimageRE.FindStringSubmatch(l.Text); m != nil {
-			lo, _ := strconv.ParseUint(m[1], 16, 64)
-			hi, _ := strconv.ParseUint(m[2], 16, 64)
-			layout.Kernel = Range{lo &^ (pageSize - 1), (hi + pageSize) &^ (pageSize - 1)}
-		}
-		if rest, ok := strings.CutPrefix(l.Text, "ramwipe: held-map "); ok {
-			held, err := parseHeldMap(rest)
-			if err != nil {
-				fail("%v", err)
-			}
-			layout.Held = held
+		if err := layout.FromWipeLine(l.Text); err != nil {
+			fail("%v", err)
 		}
 		if m := summaryRE.FindStringSubmatch(l.Text); m != nil {
 			rec.Summary = strings.TrimSpace(l.Text[strings.Index(l.Text, "ramwipe:"):])
@@ -429,6 +420,26 @@ func tail(lines []Line, n int) string {
 		b.WriteString("    | " + l.Text + "\n")
 	}
 	return b.String()
+}
+
+// FromWipeLine takes what the wipe /init tells of memory from one of its
+// console lines: its kernel's image ("ramwipe: kernel image …") and its
+// held-map ("ramwipe: held-map …", with ramwipe.heldmap). Other lines are
+// left alone.
+func (l *Layout) FromWipeLine(text string) error {
+	if m := kimageRE.FindStringSubmatch(text); m != nil {
+		lo, _ := strconv.ParseUint(m[1], 16, 64)
+		hi, _ := strconv.ParseUint(m[2], 16, 64)
+		l.Kernel = Range{lo &^ (pageSize - 1), (hi + pageSize) &^ (pageSize - 1)}
+	}
+	if rest, ok := strings.CutPrefix(text, "ramwipe: held-map "); ok {
+		held, err := parseHeldMap(rest)
+		if err != nil {
+			return err
+		}
+		l.Held = held
+	}
+	return nil
 }
 
 // parseHeldMap decodes "pages=N BASE64" as the wipe /init prints it.

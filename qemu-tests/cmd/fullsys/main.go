@@ -382,6 +382,15 @@ func (g *guest) installed(ctx context.Context, r *Record) bool {
 		return false
 	}
 	_, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute)
+	return ok && g.heldMap(ctx, r)
+}
+
+// heldMap has the wipe image print its held-map (cmdline_extra =
+// ramwipe.heldmap), so that the post dump tells the pages the wipe kernel
+// rebuilt for itself from old ones, as in the memory lab. ramwiped
+// re-arms with it.
+func (g *guest) heldMap(ctx context.Context, r *Record) bool {
+	_, ok := g.must(ctx, r, "grep -qx 'cmdline_extra = ramwipe.heldmap' /etc/ramwipe/ramwipe.conf || { echo 'cmdline_extra = ramwipe.heldmap' >> /etc/ramwipe/ramwipe.conf && systemctl restart ramwiped; }", 2*time.Minute)
 	return ok
 }
 
@@ -433,6 +442,11 @@ func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scann
 		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 {
 			r.Summary = l.Text[i:]
 		}
+		if l.At.After(since) {
+			if err := sc.Layout.FromWipeLine(l.Text); err != nil {
+				r.fail("%v", err)
+			}
+		}
 	}
 	post, keyPost, err := g.vm.DumpScan(ctx, sc.Post, e.key)
 	g.vm.Close("")
@@ -452,6 +466,10 @@ func (r *Record) wiped() {
 	if r.Post.CanaryCells > 0 {
 		r.fail("%d canary pages survived at %v", r.Post.CanaryExact+r.Post.CanaryPartial, r.Post.CanaryRanges)
 	}
+	// Old-system pages are recorded, not judged: after a wipe through
+	// the shutdown hook a few remain that the held-map does not cover
+	// (README: the full-system lab).
+	r.check("old_pages", fmt.Sprintf("%d outside the firmware ranges, the wipe kernel's image and its held-map (%d pages) at %v", r.Post.OldPages, r.Post.HeldPages, r.Post.OldRanges))
 	if k := r.KeyPost; k != nil && k.Total() > 0 {
 		r.fail("the data volume's key survived: %+v", *k)
 	}
@@ -480,7 +498,7 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 		}
 		r.time(fmt.Sprintf("dpkg_i_%d", i+1), time.Since(t))
 	}
-	if !g.waitArmed(ctx, r, "install_to_armed", t0) {
+	if !g.waitArmed(ctx, r, "install_to_armed", t0) || !g.heldMap(ctx, r) {
 		return
 	}
 	g.must(ctx, r, fmt.Sprintf("echo %q > /data/known && echo %q > /root/known && sha256sum /data/known /root/known > /root/known.sum", knownFile, knownFile), time.Minute)
