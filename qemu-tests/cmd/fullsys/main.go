@@ -565,16 +565,27 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 	}
 }
 
+// armedGuest boots the guest, installs the package if need be and waits
+// until ramwiped is armed; nil (and r says why) if any of that fails.
+func (e *env) armedGuest(ctx context.Context, r *Record) *guest {
+	g := e.boot(ctx, r, "")
+	if g == nil {
+		return nil
+	}
+	if !g.installed(ctx, r) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
+		g.vm.Close("")
+		return nil
+	}
+	return g
+}
+
 // hotkey: the panic chord on the real system's keyboard.
 func hotkey(ctx context.Context, r *Record, e *env) {
-	g := e.boot(ctx, r, "")
+	g := e.armedGuest(ctx, r)
 	if g == nil {
 		return
 	}
 	defer g.vm.Close("")
-	if !g.installed(ctx, r) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
-		return
-	}
 	sc := g.plant(ctx, r, e)
 	if sc == nil {
 		return
@@ -629,14 +640,11 @@ func skip(ctx context.Context, r *Record, e *env) {
 
 // purge: apt purge leaves no file of the package.
 func purge(ctx context.Context, r *Record, e *env) {
-	g := e.boot(ctx, r, "")
+	g := e.armedGuest(ctx, r)
 	if g == nil {
 		return
 	}
 	defer g.vm.Close("")
-	if !g.installed(ctx, r) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
-		return
-	}
 	g.must(ctx, r, "dpkg -L ramwipe | while read -r f; do [ -d \"$f\" ] || echo \"$f\"; done > /root/ramwipe.files; wc -l < /root/ramwipe.files", time.Minute)
 	if _, ok := g.must(ctx, r, "apt-get purge -y -q ramwipe", 5*time.Minute); !ok {
 		return
