@@ -28,10 +28,11 @@ import (
 //	nohuge      no transparent huge pages, for the memset and the fill
 //
 // With memset it also prints when, after the first worker started, the
-// OOM killer ended a worker and when Run saw the first worker end, from
-// the kernel log's clock:
+// OOM killer ended a worker, when Run learned that memory was full and
+// stopped the fill, and when it saw the first worker end, from the kernel
+// log's clock:
 //
-//	"ramwipe: lab: fill timeline: OOM kill at X ms, first worker ended at Y ms"
+//	"ramwipe: lab: fill timeline: OOM kill at X ms, full at Y ms, first worker ended at Z ms"
 type labBench struct {
 	memsetMiB int
 	noHuge    bool
@@ -87,19 +88,22 @@ func (b labBench) run(p initramfs.Params, start fill.StartFunc, workers int, log
 // writes there (mm/oom_kill.c: "%s: Killed process %d (%s) …").
 const (
 	markStart = "ramwipe: lab: fill start"
+	markFull  = "ramwipe: lab: fill full"
 	markEnded = "ramwipe: lab: first worker ended"
 	markOOM   = ": Killed process "
 )
 
 // timeline wraps start to mark the fill's start and the first worker's end
-// in the kernel log, and reads the log until both marks and an OOM kill
-// are there, to print the times between them.
+// in the kernel log, sets labOnFull to mark the moment the fill learned
+// memory was full, and reads the log until the marks and an OOM kill are
+// there, to print the times between them.
 func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fill.StartFunc {
 	_, _ = kmsg.Seek(0, io.SeekEnd) // only records from now on
 	go func() {
 		at := map[string]int64{} // mark → kernel clock, µs
 		buf := make([]byte, 8192)
-		for len(at) < 3 {
+		marks := []string{markStart, markFull, markEnded, markOOM}
+		for len(at) < len(marks) {
 			n, err := kmsg.Read(buf)
 			if err != nil {
 				return
@@ -111,15 +115,17 @@ func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fi
 				continue
 			}
 			ts, _ := strconv.ParseInt(f[2], 10, 64)
-			for _, m := range []string{markStart, markEnded, markOOM} {
+			for _, m := range marks {
 				if _, seen := at[m]; !seen && strings.Contains(msg, m) {
 					at[m] = ts
 				}
 			}
 		}
-		logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, first worker ended at %.0f ms",
-			float64(at[markOOM]-at[markStart])/1000, float64(at[markEnded]-at[markStart])/1000)
+		ms := func(m string) float64 { return float64(at[m]-at[markStart]) / 1000 }
+		logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, full at %.0f ms, first worker ended at %.0f ms",
+			ms(markOOM), ms(markFull), ms(markEnded))
 	}()
+	labOnFull = func() { fmt.Fprintf(kmsg, "<6>%s\n", markFull) }
 	var once sync.Once
 	return func(i int, w *os.File) (fill.Proc, error) {
 		if i == 0 {

@@ -63,15 +63,21 @@ func TestTimeline(t *testing.T) {
 	n, err = log.Read(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "<6>"+markEnded+"\n", string(buf[:n]), "one end mark for all workers")
+	require.NotNil(t, labOnFull)
+	labOnFull()
+	n, err = log.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "<6>"+markFull+"\n", string(buf[:n]))
 	for _, rec := range []string{
 		"6,1,1000000,-;" + markStart + "\n",
 		"3,2,1250000,-;Out of memory (oom_kill_allocating_task): Killed process 7 (init)\n",
-		"6,3,1400500,-;" + markEnded + "\n",
+		"6,3,1270000,-;" + markFull + "\n",
+		"6,4,1400500,-;" + markEnded + "\n",
 	} {
 		_, err := log.Write([]byte(rec))
 		require.NoError(t, err)
 	}
-	assert.Equal(t, "ramwipe: lab: fill timeline: OOM kill at 250 ms, first worker ended at 400 ms", <-lines)
+	assert.Equal(t, "ramwipe: lab: fill timeline: OOM kill at 250 ms, full at 270 ms, first worker ended at 400 ms", <-lines)
 }
 
 type doneProc struct{}

@@ -42,10 +42,12 @@ type Memset struct {
 	FreshMiBs float64 `json:"fresh_mib_s"`
 	// ResidentMiBs: memory already faulted in: memset bandwidth.
 	ResidentMiBs float64 `json:"resident_mib_s"`
-	// OOMKillMS and FirstEndMS: from the fill's start, by the kernel
-	// log's clock, when the OOM killer ended a worker (memory was full)
-	// and when the fill saw the first worker end; 0 if not seen.
+	// OOMKillMS, FullMS and FirstEndMS: from the fill's start, by the
+	// kernel log's clock, when the OOM killer ended a worker (memory was
+	// full), when the fill learned it and stopped, and when it saw the
+	// first worker end; 0 if not seen.
 	OOMKillMS  float64 `json:"oom_kill_ms,omitempty"`
+	FullMS     float64 `json:"full_ms,omitempty"`
 	FirstEndMS float64 `json:"first_end_ms,omitempty"`
 }
 
@@ -58,7 +60,7 @@ type Sdmem struct {
 
 var (
 	memsetRE       = regexp.MustCompile(`ramwipe: lab: memset (\d+) MiB, (\d+) threads: fresh ([0-9.]+) MiB/s, resident ([0-9.]+) MiB/s`)
-	fillTimelineRE = regexp.MustCompile(`ramwipe: lab: fill timeline: OOM kill at ([0-9.-]+) ms, first worker ended at ([0-9.-]+) ms`)
+	fillTimelineRE = regexp.MustCompile(`ramwipe: lab: fill timeline: OOM kill at ([0-9.-]+) ms, full at ([0-9.-]+) ms, first worker ended at ([0-9.-]+) ms`)
 	sdmemRE        = regexp.MustCompile(`^LAB SDMEM ([0-9.]+) (\S+) ?(.*)$`)
 )
 
@@ -76,7 +78,8 @@ func ParseBench(lines []string) (*Memset, *Sdmem) {
 		}
 		if x := fillTimelineRE.FindStringSubmatch(l); x != nil && m != nil {
 			m.OOMKillMS, _ = strconv.ParseFloat(x[1], 64)
-			m.FirstEndMS, _ = strconv.ParseFloat(x[2], 64)
+			m.FullMS, _ = strconv.ParseFloat(x[2], 64)
+			m.FirstEndMS, _ = strconv.ParseFloat(x[3], 64)
 		}
 		if x := sdmemRE.FindStringSubmatch(l); x != nil {
 			s = &Sdmem{Status: x[2], Output: x[3]}

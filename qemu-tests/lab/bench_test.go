@@ -12,11 +12,11 @@ func TestParseBench(t *testing.T) {
 	m, s := ParseBench([]string{
 		"ramwipe: wiping memory",
 		"ramwipe: lab: memset 256 MiB, 2 threads: fresh 310 MiB/s, resident 1234.5 MiB/s",
-		"ramwipe: lab: fill timeline: OOM kill at 512 ms, first worker ended at 640 ms",
+		"ramwipe: lab: fill timeline: OOM kill at 512 ms, full at 530 ms, first worker ended at 640 ms",
 		"LAB SDMEM 12.250 signal:_killed Starting Wiping the memory",
 	})
 	require.NotNil(t, m)
-	assert.Equal(t, Memset{MiB: 256, Threads: 2, FreshMiBs: 310, ResidentMiBs: 1234.5, OOMKillMS: 512, FirstEndMS: 640}, *m)
+	assert.Equal(t, Memset{MiB: 256, Threads: 2, FreshMiBs: 310, ResidentMiBs: 1234.5, OOMKillMS: 512, FullMS: 530, FirstEndMS: 640}, *m)
 	require.NotNil(t, s)
 	assert.Equal(t, Sdmem{Seconds: 12.25, Status: "signal:_killed", Output: "Starting Wiping the memory"}, *s)
 	m, s = ParseBench(nil)

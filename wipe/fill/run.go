@@ -47,6 +47,12 @@ type Options struct {
 	// OnFull, if set, is called once when memory is full, before the
 	// workers are killed and their memory is freed.
 	OnFull func()
+	// Full, if set, tells Run that memory is full before any worker's end
+	// can: the wipe image closes it when the kernel log reports that the
+	// OOM killer ended a worker (see [WatchOOM]). The killed worker ends
+	// only after the kernel has freed and, with init_on_free=1, zeroed all
+	// its memory, which under TCG took a third of the fill.
+	Full <-chan struct{}
 }
 
 // drain is how long Run reads the progress of workers it killed.
@@ -69,6 +75,8 @@ type Result struct {
 	// Full is true when some worker ran out of memory: all memory the
 	// kernel would hand out was filled.
 	Full bool
+	// FullFromKernel is true when Options.Full told Run first.
+	FullFromKernel bool
 	// TimedOut is true when ctx ended before memory was full.
 	TimedOut bool
 }
@@ -172,18 +180,24 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return true
 	}
 	var stoppedAt time.Time
+	full := func() {
+		res.Full = true
+		stoppedAt = now()
+		if o.OnFull != nil {
+			o.OnFull()
+		}
+		killAll()
+	}
 	for left > 0 && stoppedAt.IsZero() {
 		select {
 		case e := <-exits:
 			if failed(e) {
 				continue
 			}
-			res.Full = true
-			stoppedAt = now()
-			if o.OnFull != nil {
-				o.OnFull()
-			}
-			killAll()
+			full()
+		case <-o.Full:
+			res.FullFromKernel = true
+			full()
 		case <-ctx.Done():
 			res.TimedOut = true
 			stoppedAt = now()
