@@ -254,7 +254,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p("the time until memory was full. Before its fill the lab build of the wipe image times\n")
 	p("`clear()` of %d MiB with as many threads as fill workers: freshly mapped (page faults and the\n", 256)
 	p("kernel's zeroing, which is what the fill meets) and already resident (memset bandwidth).\n\n")
-	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → first worker seen ended, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → fill stopped, ms | → first worker ended, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range rep.Entries {
 		if e.Memset == nil {
 			continue
@@ -264,15 +264,16 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 			huge = "off"
 		}
 		f, m := e.FillMiBs(), e.Memset
-		untilOOM := "— | — | — | —"
+		untilOOM := "— | — | — | — | —"
 		if m.OOMKillMS > 0 {
 			u := float64(e.FreeMiB()) / (m.OOMKillMS / 1000)
-			untilOOM = fmt.Sprintf("%.0f | %.0f | %.0f | %.2f", m.OOMKillMS, m.FirstEndMS, u, ratio(u, m.FreshMiBs))
+			untilOOM = fmt.Sprintf("%.0f | %.0f | %.0f | %.0f | %.2f", m.OOMKillMS, m.FullMS, m.FirstEndMS, u, ratio(u, m.FreshMiBs))
 		}
 		p("| %d | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", m.Threads, huge, f, m.FreshMiBs, m.ResidentMiBs, ratio(f, m.FreshMiBs), ratio(f, m.ResidentMiBs), untilOOM)
 	}
-	p("\nThe fill's start, the OOM kill that ends it and the moment the fill saw a worker end are\n")
-	p("read from the kernel log's clock in the same run (lab build only).\n")
+	p("\nThe fill's start, the OOM kill that ends it, the moment the fill stopped (it reads the OOM\n")
+	p("killer's report in the kernel log) and the moment the killed worker was gone are read from the\n")
+	p("kernel log's clock in the same run (lab build only).\n")
 
 	ps := peers(rep)
 	p("\n**The same memory, wiped four ways** (1 GiB guest, canaries planted as in the lab).\n\n")
@@ -341,9 +342,9 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	return b.String()
 }
 
-// timeline renders the trigger → keys → kexec → off timeline of the
-// scenarios that fire ramwiped (lab.Record.Panic), when the benchmark has
-// any: the hook for the lead's timeline and at-rest scenarios.
+// timeline renders, for the scenarios that fire ramwiped (lab.Record.Panic),
+// the trigger → keys → kexec → wipe → off timeline, and ramwiped at rest
+// (lab.Record.Idle) before its trigger.
 func timeline(p func(string, ...any), rep lab.BenchReport) {
 	var rows []lab.BenchEntry
 	for _, e := range rep.Entries {
@@ -354,11 +355,43 @@ func timeline(p func(string, ...any), rep lab.BenchReport) {
 	if len(rows) == 0 {
 		return
 	}
-	p("\n**Trigger to power-off** (guest clock; kexec → off on the host clock).\n\n")
-	p("| scenario | trigger → keys erased, ms | trigger → kexec, ms | kexec → guest off, s |\n|---|---|---|---|\n")
+	p("\n**Trigger to power-off, per trigger** (`ramwiped --armed` with a LUKS2 volume open, 512 MiB\n")
+	p("guest, 1 vCPU). Trigger → keys erased and → kexec on the guest's clock, from ramwiped's own\n")
+	p("marks in the kernel log; the rest on the host's clock, from the kexec mark on the console.\n")
+	p("Host trigger → keys is from the lab's QMP command (hotkey, stick pulled) or the console\n")
+	p("command (`ramwipe panic`) to the console line saying the keys are erased.\n\n")
+	p("| trigger | trigger → keys erased, ms | trigger → kexec, ms | kexec → wipe `/init`, s | fill, s | kexec → guest off, s | host: trigger → keys erased, ms | canary pages left | key traces left |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range rows {
-		p("| %s | %.1f | %.1f | %.1f |\n", e.Name, e.Panic.TriggerToKeysMS, e.Panic.TriggerToKexecMS, e.Timings.KexecToOff)
+		c, _, _, _, _ := e.Residue()
+		keys := "—"
+		if e.KeyPost != nil {
+			keys = fmt.Sprint(e.KeyPost.Total())
+		}
+		p("| %s | %.1f | %.1f | %.1f | %.2f | %.1f | %.0f | %d | %s |\n", triggerName(e.Variant), e.Panic.TriggerToKeysMS, e.Panic.TriggerToKexecMS,
+			e.Timings.KexecToWipeInit, e.Timings.Fill, e.Timings.KexecToOff, e.Panic.HostTriggerToKeysMS, c, keys)
 	}
+	for _, e := range rows {
+		if d := e.Idle; d != nil {
+			p("\n**ramwiped at rest** (armed, over %.0f s before the trigger, in the same run): %d context\n", d.Seconds, d.Switches)
+			p("switches over its %d threads (%.2f per second) against %d for a lab thread that wakes every\n", d.Threads, d.PerSecond, d.Control)
+			p("100 ms (the measurement's control), %d clock ticks of CPU time, %d MiB resident, of which\n", d.CPUTicks, d.RSSKB>>10)
+			p("%d MiB locked (`mlockall`: a panic reads nothing from disk).\n", d.LockedKB>>10)
+			break
+		}
+	}
+}
+
+// triggerName names a scenario's trigger for the timeline.
+func triggerName(variant string) string {
+	switch variant {
+	case "crypt-panic":
+		return "`ramwipe panic` (CLI, unix socket)"
+	case "crypt-hotkey":
+		return "panic hotkey (PS/2 keyboard)"
+	case "crypt-unplug":
+		return "boot stick pulled (USB)"
+	}
+	return variant
 }
 
 func ratio(a, b float64) float64 {

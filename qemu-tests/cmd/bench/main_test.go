@@ -26,13 +26,16 @@ func entry(name string, mem int, post lab.Scan) lab.BenchEntry {
 func TestRun(t *testing.T) {
 	dir, docs := t.TempDir(), t.TempDir()
 	fill := entry("1024M-smp2/fill-2-workers-nohuge", 1024, lab.Scan{Pages: 1000})
-	fill.Memset = &lab.Memset{MiB: 256, Threads: 2, FreshMiBs: 500, ResidentMiBs: 1000, OOMKillMS: 1000, FirstEndMS: 1600}
+	fill.Memset = &lab.Memset{MiB: 256, Threads: 2, FreshMiBs: 500, ResidentMiBs: 1000, OOMKillMS: 1000, FullMS: 1020, FirstEndMS: 1600}
 	def := entry("1024M-smp2/default", 1024, lab.Scan{Pages: 1000})
 	def.Map = "map.png"
 	sd := entry("1024M-smp2/sdmem", 1024, lab.Scan{Pages: 1000, CanaryExact: 3, OldPages: 97, FoundFraction: 0.01, ClassPages: map[string]int{"old": 97, "canary": 3}})
 	sd.Sdmem = &lab.Sdmem{Seconds: 5, Status: "signal:_killed"}
 	fired := entry("512M-smp1/crypt-panic", 512, lab.Scan{Pages: 500})
-	fired.Panic = &lab.Panic{TriggerToKeysMS: 12.5, TriggerToKexecMS: 20}
+	fired.Panic = &lab.Panic{TriggerToKeysMS: 12.5, TriggerToKexecMS: 20, HostTriggerToKeysMS: 40}
+	fired.Timings.KexecToWipeInit = 6
+	fired.KeyPost = &lab.KeyScan{}
+	fired.Idle = &lab.Idle{Seconds: 60, Threads: 9, Switches: 2, Control: 600, CPUTicks: 0, RSSKB: 45000, LockedKB: 44000, PerSecond: 0.03}
 	rep := lab.BenchReport{Kernel: "vmlinuz-6.1", Seconds: 600, Entries: []lab.BenchEntry{
 		fill, def, sd, fired, entry("2048M-smp2/default", 2048, lab.Scan{Pages: 2000}),
 	}}
@@ -52,12 +55,13 @@ func TestRun(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "performance.md"))
 	require.NoError(t, err)
 	for _, want := range []string{
-		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 | 1000 | 1600 | 800 | 1.60 |",
+		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 | 1000 | 1020 | 1600 | 800 | 1.60 |",
 		"| secure-delete `sdmem -ll` in the old system, then power off | — | 5.0 (sdmem, ended: signal: killed) | 10.0 | 3 | 1.00 % | 97 | 10.00 % |",
 		"| 2048 MiB | 0.0 | 800 | 2.00 | 400 | 2.56 | 10.0 | 0 | 0 |",
 		"| `BenchmarkWipe/how=clear/workers=1-2` | 50806.04 |",
 		"memmap-1024M-default.png",
-		"| 512M-smp1/crypt-panic | 12.5 | 20.0 | 10.0 |",
+		"| `ramwipe panic` (CLI, unix socket) | 12.5 | 20.0 | 6.0 | 2.00 | 10.0 | 40 | 0 | 0 |",
+		"over 60 s before the trigger, in the same run): 2 context\nswitches over its 9 threads (0.03 per second) against 600",
 	} {
 		assert.Contains(t, string(md), want)
 	}

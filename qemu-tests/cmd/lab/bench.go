@@ -74,9 +74,10 @@ func (b *benchRun) plan(vs []variant, contract string, all bool) []struct {
 			add(s, byName["default"])
 		}
 	}
-	// Scenarios that fire ramwiped (the trigger → keys → kexec → off
-	// timeline, the daemon at rest) join here: their lab.Record.Panic
-	// becomes a table of the report (cmd/bench).
+	// ramwiped fired by each kind of trigger, as in the lab: the trigger →
+	// keys → kexec → off timeline (lab.Record.Panic) and, before the
+	// trigger of crypt-panic, the daemon at rest (lab.Record.Idle).
+	add(sizes[0], byName["crypt-panic"], byName["crypt-hotkey"], byName["crypt-unplug"])
 	return out
 }
 
