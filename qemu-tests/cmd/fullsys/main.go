@@ -56,6 +56,9 @@ type Record struct {
 	KeyPre   *lab.KeyScan       `json:"key_pre,omitempty"`
 	KeyPost  *lab.KeyScan       `json:"key_post,omitempty"`
 	Summary  string             `json:"wipe_summary,omitempty"`
+	// QEMU lists the QMP events from the trigger on (SHUTDOWN with its
+	// reason, RESET, …): how the guest ended.
+	QEMU []string `json:"qemu_events,omitempty"`
 }
 
 func (r *Record) fail(format string, args ...any) {
@@ -84,6 +87,10 @@ type env struct {
 	key            []byte // the LUKS volume's key
 	console        io.Writer
 	verbose        io.Writer
+	// wipeCmdline is the guest ramwipe.conf's cmdline_extra: what the wipe
+	// image's kernel gets on top of what ramwiped gives it.
+	wipeCmdline string
+	keepRAM     bool // keep each post dump as DIR/ram-SCENARIO.raw
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,7 +101,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	deb := fs.String("deb", "build/ramwipe.deb", "the package to install")
 	out := fs.String("out", "build/fullsys", "directory for report.json and console logs")
 	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
-	only := fs.String("run", "", "run only the scenarios whose name contains this (hotkey installs the package itself if need be)")
+	only := fs.String("run", "", "run only the scenarios whose name contains this (hotkey installs the package itself if need be); poweroff runs only when named")
+	repeat := fs.Int("repeat", 1, "run each chosen scenario this many times (with -run, to catch what fails now and then)")
+	wipeCmdline := fs.String("wipe-cmdline", "", "more parameters for the wipe kernel, after ramwipe.heldmap (earlyprintk=ttyS0 shows its early boot)")
+	keepRAM := fs.Bool("keep-ram", false, "keep each post dump as DIR/ram-SCENARIO.raw (1 GiB each)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	work, _ := filepath.Abs(*out)
-	e := &env{imageDir: *imageDir, work: work}
+	e := &env{imageDir: *imageDir, work: work, wipeCmdline: strings.TrimSpace("ramwipe.heldmap " + *wipeCmdline), keepRAM: *keepRAM}
 	if *verbose {
 		e.verbose = stderr
 	}
@@ -136,19 +146,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	var recs []Record
-	for _, s := range []struct {
+	type scenario struct {
 		name string
 		run  func(context.Context, *Record, *env)
-	}{
-		{"install-reboot-poweroff", installRebootPoweroff},
-		{"hotkey", hotkey},
-		{"skip-negative-control", skip},
-		{"purge", purge},
+		// optional scenarios run only when -run names them.
+		optional bool
+	}
+	var chosen []scenario
+	for _, s := range []scenario{
+		{"install-reboot-poweroff", installRebootPoweroff, false},
+		{"hotkey", hotkey, false},
+		{"skip-negative-control", skip, false},
+		{"purge", purge, false},
+		{"poweroff", poweroff, true},
 	} {
-		if !strings.Contains(s.name, *only) {
+		if s.optional && s.name != *only || !strings.Contains(s.name, *only) {
 			continue
 		}
+		base := s.name
+		for i := range max(*repeat, 1) {
+			if i > 0 {
+				s.name = fmt.Sprintf("%s-%d", base, i+1)
+			}
+			chosen = append(chosen, s)
+		}
+	}
+	var recs []Record
+	for _, s := range chosen {
 		fmt.Fprintf(stdout, "fullsys: %-26s ... ", s.name)
 		rec := Record{Name: s.name}
 		start := time.Now()
@@ -175,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    %s\n", f)
 		}
 		recs = append(recs, rec)
-		if ctx.Err() != nil || (s.name == "install-reboot-poweroff" && !rec.Pass) {
+		if ctx.Err() != nil || (s.name == "install-reboot-poweroff" && !rec.Pass && *repeat == 1) {
 			break // the later scenarios need the installed system
 		}
 	}
@@ -191,8 +215,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			failed = append(failed, r.Name)
 		}
 	}
-	if len(failed) > 0 || *only == "" && len(recs) < 4 {
-		return fmt.Errorf("%d scenarios failed or did not run: %s", 4-len(recs)+len(failed), strings.Join(failed, ", "))
+	if len(failed) > 0 || len(recs) < len(chosen) {
+		return fmt.Errorf("%d scenarios failed or did not run: %s", len(chosen)-len(recs)+len(failed), strings.Join(failed, ", "))
 	}
 	return nil
 }
@@ -377,20 +401,21 @@ func (g *guest) setup(ctx context.Context, r *Record) bool {
 
 // installed sets up and installs the package unless it is: a scenario run
 // alone (make demo: -run hotkey) starts from the bare image.
-func (g *guest) installed(ctx context.Context, r *Record) bool {
+func (g *guest) installed(ctx context.Context, r *Record, e *env) bool {
 	if !g.setup(ctx, r) {
 		return false
 	}
 	_, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute)
-	return ok && g.heldMap(ctx, r)
+	return ok && g.heldMap(ctx, r, e)
 }
 
 // heldMap has the wipe image print its held-map (cmdline_extra =
 // ramwipe.heldmap), so that the post dump tells the pages the wipe kernel
 // rebuilt for itself from old ones, as in the memory lab. ramwiped
 // re-arms with it.
-func (g *guest) heldMap(ctx context.Context, r *Record) bool {
-	_, ok := g.must(ctx, r, "grep -qx 'cmdline_extra = ramwipe.heldmap' /etc/ramwipe/ramwipe.conf || { echo 'cmdline_extra = ramwipe.heldmap' >> /etc/ramwipe/ramwipe.conf && systemctl restart ramwiped; }", 2*time.Minute)
+func (g *guest) heldMap(ctx context.Context, r *Record, e *env) bool {
+	line := "cmdline_extra = " + e.wipeCmdline
+	_, ok := g.must(ctx, r, fmt.Sprintf("grep -qx '%[1]s' /etc/ramwipe/ramwipe.conf || { sed -i '/^cmdline_extra =/d' /etc/ramwipe/ramwipe.conf && echo '%[1]s' >> /etc/ramwipe/ramwipe.conf && systemctl restart ramwiped; }", line), 2*time.Minute)
 	return ok
 }
 
@@ -438,6 +463,7 @@ func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scann
 		return false
 	}
 	r.time(what+"_to_off", g.vm.ExitAt.Sub(since))
+	r.QEMU = g.events(since)
 	for _, l := range g.vm.Lines() {
 		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 {
 			r.Summary = l.Text[i:]
@@ -449,13 +475,32 @@ func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scann
 		}
 	}
 	post, keyPost, err := g.vm.DumpScan(ctx, sc.Post, e.key)
-	g.vm.Close("")
+	keep := ""
+	if e.keepRAM {
+		keep = filepath.Join(e.work, "ram-"+r.Name+".raw")
+	}
+	g.vm.Close(keep)
 	if err != nil {
 		r.fail("post dump: %v", err)
 		return false
 	}
 	r.Post, r.KeyPost = &post, keyPost
 	return true
+}
+
+// events returns the QMP events QEMU sent from since on, as "NAME data".
+func (g *guest) events(since time.Time) []string {
+	var out []string
+	for {
+		select {
+		case ev := <-g.vm.QMP.Events:
+			if !ev.At.Before(since) {
+				out = append(out, strings.TrimSpace(ev.Name+" "+string(ev.Data)))
+			}
+		default:
+			return out
+		}
+	}
 }
 
 // wiped judges a post dump that must hold nothing.
@@ -498,7 +543,7 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 		}
 		r.time(fmt.Sprintf("dpkg_i_%d", i+1), time.Since(t))
 	}
-	if !g.waitArmed(ctx, r, "install_to_armed", t0) || !g.heldMap(ctx, r) {
+	if !g.waitArmed(ctx, r, "install_to_armed", t0) || !g.heldMap(ctx, r, e) {
 		return
 	}
 	g.must(ctx, r, fmt.Sprintf("echo %q > /data/known && echo %q > /root/known && sha256sum /data/known /root/known > /root/known.sum", knownFile, knownFile), time.Minute)
@@ -572,7 +617,7 @@ func (e *env) armedGuest(ctx context.Context, r *Record) *guest {
 	if g == nil {
 		return nil
 	}
-	if !g.installed(ctx, r) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
+	if !g.installed(ctx, r, e) || !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) {
 		g.vm.Close("")
 		return nil
 	}
@@ -596,6 +641,29 @@ func hotkey(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	if g.offAndScan(ctx, r, e, sc, t, "hotkey") {
+		r.wiped()
+	}
+}
+
+// poweroff: systemctl poweroff on an armed system, as at the end of
+// install-reboot-poweroff but on its own, so that -run poweroff -repeat N
+// can run it again and again.
+func poweroff(ctx context.Context, r *Record, e *env) {
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	t := time.Now()
+	if err := g.vm.Send("systemctl poweroff"); err != nil {
+		r.fail("%v", err)
+		return
+	}
+	if g.offAndScan(ctx, r, e, sc, t, "poweroff") {
 		r.wiped()
 	}
 }
