@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	deb := fs.String("deb", "build/ramwipe.deb", "the package to install")
 	out := fs.String("out", "build/fullsys", "directory for report.json and console logs")
 	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
-	only := fs.String("run", "", "run only the scenarios whose name contains this (hotkey installs the package itself if need be); poweroff runs only when named")
+	only := fs.String("run", "", "run only the scenario of this name, or those whose names contain it (a scenario run alone installs the package itself if need be); poweroff runs only when named")
 	repeat := fs.Int("repeat", 1, "run each chosen scenario this many times (with -run, to catch what fails now and then)")
 	wipeCmdline := fs.String("wipe-cmdline", "", "more parameters for the wipe kernel, after ramwipe.heldmap (earlyprintk=ttyS0 shows its early boot)")
 	keepRAM := fs.Bool("keep-ram", false, "keep each post dump as DIR/ram-SCENARIO.raw (1 GiB each)")
@@ -152,15 +152,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// optional scenarios run only when -run names them.
 		optional bool
 	}
-	var chosen []scenario
-	for _, s := range []scenario{
+	all := []scenario{
 		{"install-reboot-poweroff", installRebootPoweroff, false},
 		{"hotkey", hotkey, false},
 		{"skip-negative-control", skip, false},
 		{"purge", purge, false},
 		{"poweroff", poweroff, true},
-	} {
-		if s.optional && s.name != *only || !strings.Contains(s.name, *only) {
+	}
+	// -run NAME runs that scenario alone; otherwise every scenario that is
+	// not optional and whose name contains -run's text.
+	exact := false
+	for _, s := range all {
+		exact = exact || s.name == *only
+	}
+	var chosen []scenario
+	for _, s := range all {
+		if exact && s.name != *only || !exact && (s.optional || !strings.Contains(s.name, *only)) {
 			continue
 		}
 		base := s.name
@@ -706,13 +713,15 @@ func skip(ctx context.Context, r *Record, e *env) {
 	}
 }
 
-// purge: apt purge leaves no file of the package.
+// purge: a kernel package upgrade re-arms ramwiped, then apt purge leaves
+// no file of the package.
 func purge(ctx context.Context, r *Record, e *env) {
 	g := e.armedGuest(ctx, r)
 	if g == nil {
 		return
 	}
 	defer g.vm.Close("")
+	g.kernelUpgrade(ctx, r)
 	g.must(ctx, r, "dpkg -L ramwipe | while read -r f; do [ -d \"$f\" ] || echo \"$f\"; done > /root/ramwipe.files; wc -l < /root/ramwipe.files", time.Minute)
 	if _, ok := g.must(ctx, r, "apt-get purge -y -q ramwipe", 5*time.Minute); !ok {
 		return
@@ -728,6 +737,36 @@ func purge(ctx context.Context, r *Record, e *env) {
 	}
 	_ = g.vm.Send("systemctl poweroff")
 	_ = g.vm.Wait(ctx)
+}
+
+// kernelUpgrade replaces the running kernel's image the way dpkg does when
+// Debian updates a kernel package within its ABI (same file name, new
+// contents: unpacked beside it as .dpkg-new, then renamed over it), and
+// checks that ramwiped re-armed with it by itself.
+func (g *guest) kernelUpgrade(ctx context.Context, r *Record) {
+	if _, ok := g.must(ctx, r, "k=/boot/vmlinuz-$(uname -r); cp -p $k $k.dpkg-new && touch $k.dpkg-new && mv $k.dpkg-new $k", time.Minute); !ok {
+		return
+	}
+	t := time.Now()
+	for time.Since(t) < 2*time.Minute {
+		out, _, err := g.sh(ctx, "journalctl -b -o cat -u ramwiped | sed -n '/changed; re-arming/,$p' | grep -m1 'state armed' || true", 30*time.Second)
+		if err != nil {
+			r.fail("kernel upgrade: %v", err)
+			return
+		}
+		if l := firstLine(out, "state armed"); l != "" {
+			r.time("kernel_upgrade_to_rearmed", time.Since(t))
+			if _, rc, _ := g.sh(ctx, "ramwipe status >/dev/null", 30*time.Second); rc != 0 {
+				r.fail("kernel upgrade: ramwiped logged %q but ramwipe status does not say armed", l)
+				return
+			}
+			r.check("kernel_upgrade", "re-armed by itself after the kernel image was replaced: "+l)
+			return
+		}
+		time.Sleep(2 * time.Second)
+	}
+	out, _, _ := g.sh(ctx, "journalctl -b -o cat -u ramwiped | tail -n 20", 30*time.Second)
+	r.fail("kernel upgrade: ramwiped did not re-arm within 2 minutes of the kernel image being replaced:\n%s", indent(out))
 }
 
 func writeTable(w io.Writer, recs []Record) {
