@@ -99,7 +99,34 @@ type Scanner struct {
 	// MaxRanges caps the ranges kept in a [Scan] (default 32).
 	MaxRanges int
 	seed      maphash.Seed
-	pre       []uint64 // per-page hashes of the pre-trigger dump
+	pre       []uint64        // per-page hashes of the pre-trigger dump
+	image     map[uint64]bool // hashes of the wipe image's file pages (AddImage)
+}
+
+// AddImage lets the scanner tell the wipe image's own files apart: the
+// file pages of a cpio archive (as the kernel's page cache holds them,
+// the last one padded with zeros). An old page that is one of them is
+// counted in [Scan.OldImage], not as old-system residue: it holds the
+// public wipe image, which an earlier wipe in the same power cycle (a
+// reboot through the shutdown hook) left in memory the old system never
+// used, and which the new wipe kernel unpacked to the same address.
+func (s *Scanner) AddImage(cpio []byte) error {
+	files, err := CpioFiles(cpio)
+	if err != nil {
+		return err
+	}
+	if s.image == nil {
+		s.image = map[uint64]bool{}
+	}
+	page := make([]byte, pageSize)
+	for _, f := range files {
+		for off := 0; off < len(f); off += pageSize {
+			clear(page)
+			copy(page, f[off:])
+			s.image[maphash.Bytes(s.seed, page)] = true
+		}
+	}
+	return nil
 }
 
 // NewScanner returns a scanner for canaries of run nonce.
@@ -136,7 +163,10 @@ type Scan struct {
 	OldFirmware int     `json:"old_firmware_pages"`
 	OldKernel   int     `json:"old_kernel_image_pages"`
 	OldHeld     int     `json:"old_held_pages"`
-	OldRanges   []Range `json:"old_ranges,omitempty"`
+	// OldImage counts old pages in wiped memory that are file pages of
+	// the wipe image (see [Scanner.AddImage]): public, not the old system's.
+	OldImage  int     `json:"old_wipe_image_pages"`
+	OldRanges []Range `json:"old_ranges,omitempty"`
 	// HeldPages is the size of the wipe kernel's held-map; 0 if it gave none.
 	HeldPages int `json:"held_pages"`
 	// Compared is false when there was no pre dump to compare against.
@@ -286,6 +316,10 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 			case placeHeld:
 				res.OldHeld++
 			case placeWiped:
+				if s.image[h] {
+					res.OldImage++
+					break
+				}
 				res.OldPages++
 				oldR.add(phys)
 				cls = ClassOld

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/base64"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/qemu-tests/canary"
 )
 
@@ -185,4 +187,29 @@ func TestParsePanic(t *testing.T) {
 	assert.InDelta(t, 61.726, p.TriggerToKexecMS, 1e-6)
 	assert.Equal(t, []string{"trigger", "keys-wiped", "keyring-swept", "kexec"}, p.Steps)
 	assert.Nil(t, parsePanic([]Line{{Text: "nothing"}}))
+}
+
+func TestScanWipeImagePages(t *testing.T) {
+	// The wipe image's /init: two pages and a bit.
+	init := bytes.Repeat([]byte("wipe image /init "), 2*pageSize/16)
+	var img bytes.Buffer
+	require.NoError(t, initramfs.Build(&img, []initramfs.File{{Name: "init", Data: init, Mode: 0o755}}))
+	files, err := CpioFiles(img.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{init}, files)
+
+	// RAM: the /init's last page (zero-padded), its first page, and an old
+	// page of something else, the same before and after.
+	last := make([]byte, pageSize)
+	copy(last, init[2*pageSize:])
+	other := bytes.Repeat([]byte{1, 2, 3, 4}, pageSize/4)
+	dump := slices.Concat(make([]byte, base*pageSize), last, init[:pageSize], other) // above the first MiB
+	s := NewScanner(nonce, planted(), Layout{})
+	require.NoError(t, s.AddImage(img.Bytes()))
+	s.Pre(dump)
+	res := s.Post(dump)
+	assert.Equal(t, 2, res.OldImage)
+	assert.Equal(t, 1, res.OldPages)
+
+	assert.Error(t, s.AddImage([]byte("not a cpio archive")))
 }
