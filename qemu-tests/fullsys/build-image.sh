@@ -1,6 +1,7 @@
 #!/bin/sh
-# build-image.sh CACHE — the full-system lab's Debian bookworm guest, built
-# from Debian's packages with debootstrap into CACHE/fullsys-<recipe hash>/:
+# build-image.sh CACHE [dracut] — the full-system lab's Debian bookworm
+# guest, built from Debian's packages with debootstrap into
+# CACHE/fullsys-<recipe hash>/ (fullsys-dracut-<hash>/ with dracut):
 #   root.img     ext4 root file system (made with mkfs.ext4 -d: no loop devices)
 #   vmlinuz      the guest's kernel, initrd.img its initramfs (direct boot)
 # and prints that directory. A changed recipe (this file) builds a new one;
@@ -10,12 +11,24 @@
 # "data" from /etc/crypttab at boot and mounted on /data when it has a file
 # system), linux-image-amd64, no network, and a lab shell on ttyS0 that runs
 # each line it reads and answers "LAB RC <status>".
+#
+# With dracut the guest's initramfs is made by dracut (generic, not
+# host-only) instead of initramfs-tools, as on Fedora-like and Kicksecure
+# systems: apt installs dracut over initramfs-tools in the chroot, and its
+# dracut-shutdown.service unpacks the initramfs to /run/initramfs for
+# systemd-shutdown to switch into at the end of a shutdown.
 set -eu
 cache=$1
+flavour=${2:-}
+case $flavour in
+"") name=fullsys ;;
+dracut) name=fullsys-dracut ;;
+*) echo "build-image.sh: unknown flavour '$flavour' (want dracut or nothing)" >&2; exit 2 ;;
+esac
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 hash=$(cat "$0" | sha256sum | cut -c1-12)
-out=$cache/fullsys-$hash
+out=$cache/$name-$hash
 # One build at a time: labs in other work trees share the cache.
 mkdir -p "$cache"
 exec 9>"$cache/fullsys.lock"
@@ -74,6 +87,28 @@ ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 # Nothing to wait for: no network in the lab.
 ln -sf /dev/null "$root/etc/systemd/system/systemd-networkd-wait-online.service"
 chroot "$root" passwd -d root >/dev/null
+
+if [ "$flavour" = dracut ]; then
+	echo "build-image: apt-get install dracut (replaces initramfs-tools)" >&2
+	echo "deb $mirror $suite main" > "$root/etc/apt/sources.list"
+	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	mkdir -p "$root/etc/dracut.conf.d"
+	echo 'hostonly="no"' > "$root/etc/dracut.conf.d/ramwipe-lab.conf"
+	mount -t proc proc "$root/proc"
+	mount --bind /dev "$root/dev"
+	mount -t sysfs sysfs "$root/sys"
+	trap 'umount "$root/proc" "$root/dev" "$root/sys" 2>/dev/null || true' EXIT
+	chroot "$root" apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends dracut >&2
+	if chroot "$root" dpkg-query -W -f '${Status}' initramfs-tools 2>/dev/null | grep -q ' installed'; then
+		echo "build-image: initramfs-tools is still installed beside dracut" >&2
+		exit 1
+	fi
+	umount "$root/proc" "$root/dev" "$root/sys"
+	trap - EXIT
+	rm -f "$root/etc/resolv.conf"
+	rm -rf "$root"/var/lib/apt/lists/*_Packages
+fi
 
 cp "$root"/boot/vmlinuz-* "$out.tmp/vmlinuz"
 cp "$root"/boot/initrd.img-* "$out.tmp/initrd.img"
