@@ -159,10 +159,10 @@ type Scan struct {
 	// the wipe kernel kept for itself, which the same kernel binary, booted
 	// the same way, fills with the same stacks and page tables as the old
 	// one (the lab checks a sample of them: see HeldSample).
-	OldPages    int     `json:"old_pages"`
-	OldFirmware int     `json:"old_firmware_pages"`
-	OldKernel   int     `json:"old_kernel_image_pages"`
-	OldHeld     int     `json:"old_held_pages"`
+	OldPages    int `json:"old_pages"`
+	OldFirmware int `json:"old_firmware_pages"`
+	OldKernel   int `json:"old_kernel_image_pages"`
+	OldHeld     int `json:"old_held_pages"`
 	// OldImage counts old pages in wiped memory that are file pages of
 	// the wipe image (see [Scanner.AddImage]): public, not the old system's.
 	OldImage  int     `json:"old_wipe_image_pages"`
