@@ -132,11 +132,11 @@ func (w *wiper) wipe(p initramfs.Params) {
 		held = newHeldMap(maxPFN())
 	}
 	opts.OnFull = func() {
+		if labOnFull != nil {
+			labOnFull() // first: the held-map's snapshot takes a while
+		}
 		if held != nil {
 			held.snapshot()
-		}
-		if labOnFull != nil {
-			labOnFull()
 		}
 	}
 	if !p.Quiet {
