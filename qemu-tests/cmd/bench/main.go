@@ -374,8 +374,9 @@ func timeline(p func(string, ...any), rep lab.BenchReport) {
 		if d := e.Idle; d != nil {
 			p("\n**ramwiped at rest** (armed, over %.0f s before the trigger, in the same run): %d context\n", d.Seconds, d.Switches)
 			p("switches over its %d threads (%.2f per second) against %d for a lab thread that wakes every\n", d.Threads, d.PerSecond, d.Control)
-			p("100 ms (the measurement's control), %d clock ticks of CPU time, %d MiB resident, of which\n", d.CPUTicks, d.RSSKB>>10)
-			p("%d MiB locked (`mlockall`: a panic reads nothing from disk).\n", d.LockedKB>>10)
+			p("100 ms (the measurement's control), %d clock ticks of CPU time, and %d MiB resident, all of it\n", d.CPUTicks, d.RSSKB>>10)
+			p("locked (`mlockall`: a panic reads nothing from disk; `VmLck`, %d MiB, also counts address\n", d.LockedKB>>10)
+			p("space the Go runtime reserved and never touched).\n")
 			break
 		}
 	}
