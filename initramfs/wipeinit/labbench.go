@@ -32,7 +32,8 @@ import (
 // stopped the fill, and when it saw the first worker end, from the kernel
 // log's clock:
 //
-//	"ramwipe: lab: fill timeline: OOM kill at X ms, full at Y ms, first worker ended at Z ms"
+//	"ramwipe: lab: fill timeline: OOM kill at X ms, full at Y ms"
+//	"ramwipe: lab: fill timeline: first worker ended at Z ms" (if before the action)
 type labBench struct {
 	memsetMiB int
 	noHuge    bool
@@ -103,7 +104,9 @@ func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fi
 		at := map[string]int64{} // mark → kernel clock, µs
 		buf := make([]byte, 8192)
 		marks := []string{markStart, markFull, markEnded, markOOM}
-		for len(at) < len(marks) {
+		ms := func(m string) float64 { return float64(at[m]-at[markStart]) / 1000 }
+		printed := false
+		for !printed || at[markEnded] == 0 {
 			n, err := kmsg.Read(buf)
 			if err != nil {
 				return
@@ -120,10 +123,14 @@ func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fi
 					at[m] = ts
 				}
 			}
+			// The fill stops at once now: the killed worker may end only
+			// after the action began, so its end gets a line of its own.
+			if !printed && at[markStart] != 0 && at[markOOM] != 0 && at[markFull] != 0 {
+				logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, full at %.0f ms", ms(markOOM), ms(markFull))
+				printed = true
+			}
 		}
-		ms := func(m string) float64 { return float64(at[m]-at[markStart]) / 1000 }
-		logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, full at %.0f ms, first worker ended at %.0f ms",
-			ms(markOOM), ms(markFull), ms(markEnded))
+		logf("ramwipe: lab: fill timeline: first worker ended at %.0f ms", ms(markEnded))
 	}()
 	labOnFull = func() { fmt.Fprintf(kmsg, "<6>%s\n", markFull) }
 	var once sync.Once

@@ -60,7 +60,8 @@ type Sdmem struct {
 
 var (
 	memsetRE       = regexp.MustCompile(`ramwipe: lab: memset (\d+) MiB, (\d+) threads: fresh ([0-9.]+) MiB/s, resident ([0-9.]+) MiB/s`)
-	fillTimelineRE = regexp.MustCompile(`ramwipe: lab: fill timeline: OOM kill at ([0-9.-]+) ms, full at ([0-9.-]+) ms, first worker ended at ([0-9.-]+) ms`)
+	fillTimelineRE = regexp.MustCompile(`ramwipe: lab: fill timeline: OOM kill at ([0-9.-]+) ms, full at ([0-9.-]+) ms`)
+	firstEndRE     = regexp.MustCompile(`ramwipe: lab: fill timeline: first worker ended at ([0-9.-]+) ms`)
 	sdmemRE        = regexp.MustCompile(`^LAB SDMEM ([0-9.]+) (\S+) ?(.*)$`)
 )
 
@@ -79,7 +80,9 @@ func ParseBench(lines []string) (*Memset, *Sdmem) {
 		if x := fillTimelineRE.FindStringSubmatch(l); x != nil && m != nil {
 			m.OOMKillMS, _ = strconv.ParseFloat(x[1], 64)
 			m.FullMS, _ = strconv.ParseFloat(x[2], 64)
-			m.FirstEndMS, _ = strconv.ParseFloat(x[3], 64)
+		}
+		if x := firstEndRE.FindStringSubmatch(l); x != nil && m != nil {
+			m.FirstEndMS, _ = strconv.ParseFloat(x[1], 64)
 		}
 		if x := sdmemRE.FindStringSubmatch(l); x != nil {
 			s = &Sdmem{Status: x[2], Output: x[3]}

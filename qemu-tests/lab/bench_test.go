@@ -12,7 +12,8 @@ func TestParseBench(t *testing.T) {
 	m, s := ParseBench([]string{
 		"ramwipe: wiping memory",
 		"ramwipe: lab: memset 256 MiB, 2 threads: fresh 310 MiB/s, resident 1234.5 MiB/s",
-		"ramwipe: lab: fill timeline: OOM kill at 512 ms, full at 530 ms, first worker ended at 640 ms",
+		"ramwipe: lab: fill timeline: OOM kill at 512 ms, full at 530 ms",
+		"ramwipe: lab: fill timeline: first worker ended at 640 ms",
 		"LAB SDMEM 12.250 signal:_killed Starting Wiping the memory",
 	})
 	require.NotNil(t, m)

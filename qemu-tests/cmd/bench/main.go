@@ -267,7 +267,11 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 		untilOOM := "— | — | — | — | —"
 		if m.OOMKillMS > 0 {
 			u := float64(e.FreeMiB()) / (m.OOMKillMS / 1000)
-			untilOOM = fmt.Sprintf("%.0f | %.0f | %.0f | %.0f | %.2f", m.OOMKillMS, m.FullMS, m.FirstEndMS, u, ratio(u, m.FreshMiBs))
+			ended := "— (after the action began)"
+			if m.FirstEndMS > 0 {
+				ended = fmt.Sprintf("%.0f", m.FirstEndMS)
+			}
+			untilOOM = fmt.Sprintf("%.0f | %.0f | %s | %.0f | %.2f", m.OOMKillMS, m.FullMS, ended, u, ratio(u, m.FreshMiBs))
 		}
 		p("| %d | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", m.Threads, huge, f, m.FreshMiBs, m.ResidentMiBs, ratio(f, m.FreshMiBs), ratio(f, m.ResidentMiBs), untilOOM)
 	}
