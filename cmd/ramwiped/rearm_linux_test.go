@@ -22,7 +22,7 @@ func TestWatchFilesRearmsOnceAfterChanges(t *testing.T) {
 	go func() {
 		done <- watchFiles(ctx, []string{kernel}, 50*time.Millisecond, func() { fired <- struct{}{} }, t.Logf)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the watch be set up
+	time.Sleep(500 * time.Millisecond) // let the watch be set up (a loaded CI machine is slow)
 
 	require.NoError(t, os.WriteFile(other, []byte("x"), 0o644)) // not watched
 	// A package upgrade: write a new file, rename it over the old one.
