@@ -67,10 +67,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(slog.NewTextHandler(stderr, logOptions(os.Getenv("JOURNAL_STREAM") != "")))
 	d := &daemon{cfg: cfg, plat: &linux{}, armed: armed, logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }}
 	d.arm()
 	err = serve(ctx, d, log)
 	d.disarm()
 	return err
+}
+
+// logOptions leaves out each record's time when stderr goes to systemd's
+// journal (systemd sets JOURNAL_STREAM then), which stamps every line.
+func logOptions(journal bool) *slog.HandlerOptions {
+	if !journal {
+		return nil
+	}
+	return &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
 }
