@@ -17,9 +17,25 @@ import (
 // a ramwipe upgrade). It watches the directories with inotify: no polling.
 // It returns when ctx ends.
 func watchFiles(ctx context.Context, paths []string, settle time.Duration, changed func(), logf func(string, ...any)) error {
+	w, err := newFileWatch(paths)
+	if err != nil {
+		return err
+	}
+	return w.run(ctx, settle, changed, logf)
+}
+
+// fileWatch is an inotify watch on the directories of some files.
+type fileWatch struct {
+	f     *os.File
+	names map[string]bool
+	wds   map[int32]string
+}
+
+// newFileWatch sets the watch up: changes from now on are seen.
+func newFileWatch(paths []string) (*fileWatch, error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
-		return fmt.Errorf("inotify_init1: %w", err)
+		return nil, fmt.Errorf("inotify_init1: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "inotify") // non-blocking: reads wait in the runtime's poller
 	names := map[string]bool{}
@@ -33,10 +49,16 @@ func watchFiles(ctx context.Context, paths []string, settle time.Duration, chang
 		wd, err := unix.InotifyAddWatch(fd, d, unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO|unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_ATTRIB)
 		if err != nil {
 			f.Close()
-			return fmt.Errorf("inotify_add_watch(%s): %w", d, err)
+			return nil, fmt.Errorf("inotify_add_watch(%s): %w", d, err)
 		}
 		wds[int32(wd)] = d
 	}
+	return &fileWatch{f: f, names: names, wds: wds}, nil
+}
+
+// run calls changed as watchFiles says, until ctx ends; it closes the watch.
+func (w *fileWatch) run(ctx context.Context, settle time.Duration, changed func(), logf func(string, ...any)) error {
+	f, names, wds := w.f, w.names, w.wds
 	go func() {
 		<-ctx.Done()
 		f.Close()

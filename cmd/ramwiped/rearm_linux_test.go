@@ -19,10 +19,11 @@ func TestWatchFilesRearmsOnceAfterChanges(t *testing.T) {
 	defer cancel()
 	fired := make(chan struct{}, 10)
 	done := make(chan error, 1)
+	w, err := newFileWatch([]string{kernel})
+	require.NoError(t, err)
 	go func() {
-		done <- watchFiles(ctx, []string{kernel}, 50*time.Millisecond, func() { fired <- struct{}{} }, t.Logf)
+		done <- w.run(ctx, 50*time.Millisecond, func() { fired <- struct{}{} }, t.Logf)
 	}()
-	time.Sleep(500 * time.Millisecond) // let the watch be set up (a loaded CI machine is slow)
 
 	require.NoError(t, os.WriteFile(other, []byte("x"), 0o644)) // not watched
 	// A package upgrade: write a new file, rename it over the old one.
