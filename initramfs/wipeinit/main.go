@@ -120,13 +120,6 @@ func (w *wiper) wipe(p initramfs.Params) {
 		Now:     w.now,
 		Every:   500 * time.Millisecond,
 	}
-	// The OOM killer's report in the kernel log says that memory is full
-	// well before the worker it ended is gone.
-	if kmsg, err := os.Open("/dev/kmsg"); err == nil {
-		if _, err := kmsg.Seek(0, io.SeekEnd); err == nil {
-			opts.Full = fill.WatchOOM(kmsg)
-		}
-	}
 	var held *heldMap
 	if p.HeldMap {
 		held = newHeldMap(maxPFN())

@@ -47,12 +47,6 @@ type Options struct {
 	// OnFull, if set, is called once when memory is full, before the
 	// workers are killed and their memory is freed.
 	OnFull func()
-	// Full, if set, tells Run that memory is full before any worker's end
-	// can: the wipe image closes it when the kernel log reports that the
-	// OOM killer ended a worker (see [WatchOOM]). The killed worker ends
-	// only after the kernel has freed and, with init_on_free=1, zeroed all
-	// its memory, which under TCG took a third of the fill.
-	Full <-chan struct{}
 }
 
 // drain is how long Run reads the progress of workers it killed.
@@ -75,8 +69,6 @@ type Result struct {
 	// Full is true when some worker ran out of memory: all memory the
 	// kernel would hand out was filled.
 	Full bool
-	// FullFromKernel is true when Options.Full told Run first.
-	FullFromKernel bool
 	// TimedOut is true when ctx ended before memory was full.
 	TimedOut bool
 }
@@ -86,6 +78,15 @@ type Result struct {
 // and returns without waiting for them to end. The error joins every worker
 // failure seen until then; a Result with Full set is a complete fill even
 // when some workers failed.
+//
+// Memory counts as full only once a worker has ended, not when the kernel
+// log reports the OOM killer's kill (it does, hundreds of milliseconds
+// earlier under TCG): by the end the kernel has freed that worker's memory,
+// and the /init needs some for what follows. Stopping at the report was
+// tried twice (a sentinel process, then a /dev/kmsg reader): the /init then
+// page-faulted while memory was still full and no process was left that the
+// OOM killer may end, and the kernel panicked ("System is deadlocked on
+// memory") part way through the wipe.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Workers < 1 {
 		return Result{}, fmt.Errorf("fill: %d workers: want at least 1", o.Workers)
@@ -194,9 +195,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if failed(e) {
 				continue
 			}
-			full()
-		case <-o.Full:
-			res.FullFromKernel = true
 			full()
 		case <-ctx.Done():
 			res.TimedOut = true
