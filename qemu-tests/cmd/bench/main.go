@@ -254,7 +254,7 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 	p("the time until memory was full. Before its fill the lab build of the wipe image times\n")
 	p("`clear()` of %d MiB with as many threads as fill workers: freshly mapped (page faults and the\n", 256)
 	p("kernel's zeroing, which is what the fill meets) and already resident (memset bandwidth).\n\n")
-	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → fill stopped, ms | → first worker ended, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| fill workers | huge pages | fill MiB/s | memset fresh MiB/s | memset resident MiB/s | fill / fresh | fill / resident | fill start → OOM kill, ms | → fill stopped, ms | fill MiB/s until the OOM kill | that / fresh |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range rep.Entries {
 		if e.Memset == nil {
 			continue
@@ -264,20 +264,15 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 			huge = "off"
 		}
 		f, m := e.FillMiBs(), e.Memset
-		untilOOM := "— | — | — | — | —"
+		untilOOM := "— | — | — | —"
 		if m.OOMKillMS > 0 {
 			u := float64(e.FreeMiB()) / (m.OOMKillMS / 1000)
-			ended := "— (after the action began)"
-			if m.FirstEndMS > 0 {
-				ended = fmt.Sprintf("%.0f", m.FirstEndMS)
-			}
-			untilOOM = fmt.Sprintf("%.0f | %.0f | %s | %.0f | %.2f", m.OOMKillMS, m.FullMS, ended, u, ratio(u, m.FreshMiBs))
+			untilOOM = fmt.Sprintf("%.0f | %.0f | %.0f | %.2f", m.OOMKillMS, m.FullMS, u, ratio(u, m.FreshMiBs))
 		}
 		p("| %d | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", m.Threads, huge, f, m.FreshMiBs, m.ResidentMiBs, ratio(f, m.FreshMiBs), ratio(f, m.ResidentMiBs), untilOOM)
 	}
-	p("\nThe fill's start, the OOM kill that ends it, the moment the fill stopped (it reads the OOM\n")
-	p("killer's report in the kernel log) and the moment the killed worker was gone are read from the\n")
-	p("kernel log's clock in the same run (lab build only).\n")
+	p("\nThe fill's start, the OOM kill that ends it and the moment the fill stopped (when it saw the\n")
+	p("killed worker gone) are read from the kernel log's clock in the same run (lab build only).\n")
 
 	ps := peers(rep)
 	p("\n**The same memory, wiped four ways** (1 GiB guest, canaries planted as in the lab).\n\n")

@@ -55,7 +55,7 @@ func TestRun(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "performance.md"))
 	require.NoError(t, err)
 	for _, want := range []string{
-		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 | 1000 | 1020 | 1600 | 800 | 1.60 |",
+		"| 2 | off | 400 | 500 | 1000 | 0.80 | 0.40 | 1000 | 1020 | 800 | 1.60 |",
 		"| secure-delete `sdmem -ll` in the old system, then power off | — | 5.0 (sdmem, ended: signal: killed) | 10.0 | 3 | 1.00 % | 97 | 10.00 % |",
 		"| 2048 MiB | 0.0 | 800 | 2.00 | 400 | 2.56 | 10.0 | 0 | 0 |",
 		"| `BenchmarkWipe/how=clear/workers=1-2` | 50806.04 |",
