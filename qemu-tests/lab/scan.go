@@ -100,7 +100,24 @@ type Scanner struct {
 	MaxRanges int
 	seed      maphash.Seed
 	pre       []uint64        // per-page hashes of the pre-trigger dump
+	earlier   []uint64        // per-page hashes of a dump right after an earlier wipe (Earlier)
 	image     map[uint64]bool // hashes of the wipe image's file pages (AddImage)
+}
+
+// Earlier remembers a dump taken right after an earlier wipe in the same
+// power cycle (a reboot through the shutdown hook), before the system
+// that booted after it ran. An old page of the post dump that is also
+// unchanged since then was never written by that system: it holds what
+// the earlier wipe left, and is counted in [Scan.OldEarlier], not as
+// residue of the system the trigger ended.
+func (s *Scanner) Earlier(dump []byte) {
+	s.earlier = make([]uint64, len(dump)/pageSize)
+	for p := range s.earlier {
+		page := dump[p*pageSize : (p+1)*pageSize]
+		if !allZero(words(page)) {
+			s.earlier[p] = maphash.Bytes(s.seed, page)
+		}
+	}
 }
 
 // AddImage lets the scanner tell the wipe image's own files apart: the
@@ -165,8 +182,11 @@ type Scan struct {
 	OldHeld     int `json:"old_held_pages"`
 	// OldImage counts old pages in wiped memory that are file pages of
 	// the wipe image (see [Scanner.AddImage]): public, not the old system's.
-	OldImage  int     `json:"old_wipe_image_pages"`
-	OldRanges []Range `json:"old_ranges,omitempty"`
+	OldImage int `json:"old_wipe_image_pages"`
+	// OldEarlier counts old pages in wiped memory unchanged since an
+	// earlier wipe (see [Scanner.Earlier]).
+	OldEarlier int     `json:"old_since_earlier_wipe_pages"`
+	OldRanges  []Range `json:"old_ranges,omitempty"`
 	// HeldPages is the size of the wipe kernel's held-map; 0 if it gave none.
 	HeldPages int `json:"held_pages"`
 	// Compared is false when there was no pre dump to compare against.
@@ -318,6 +338,10 @@ func (s *Scanner) scan(dump []byte, pre bool) Scan {
 			case placeWiped:
 				if s.image[h] {
 					res.OldImage++
+					break
+				}
+				if p < len(s.earlier) && s.earlier[p] == h {
+					res.OldEarlier++
 					break
 				}
 				res.OldPages++

@@ -213,3 +213,17 @@ func TestScanWipeImagePages(t *testing.T) {
 
 	assert.Error(t, s.AddImage([]byte("not a cpio archive")))
 }
+
+func TestScanEarlierWipe(t *testing.T) {
+	a := bytes.Repeat([]byte{1, 2, 3, 4}, pageSize/4) // left by the earlier wipe, untouched since
+	b := bytes.Repeat([]byte{5, 6, 7, 8}, pageSize/4) // written by the system after it
+	earlier := slices.Concat(make([]byte, base*pageSize), a, make([]byte, pageSize))
+	dump := slices.Concat(make([]byte, base*pageSize), a, b)
+	s := NewScanner(nonce, planted(), Layout{})
+	s.Earlier(earlier)
+	s.Pre(dump)
+	res := s.Post(dump)
+	assert.Equal(t, 1, res.OldEarlier)
+	assert.Equal(t, 1, res.OldPages)
+	assert.Equal(t, []Range{{phys(1), phys(2)}}, res.OldRanges)
+}

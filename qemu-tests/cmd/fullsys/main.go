@@ -527,25 +527,21 @@ func (g *guest) events(since time.Time) []string {
 	}
 }
 
-// wiped judges a post dump that must hold nothing. priorWipe says that a
-// wipe already ran earlier in the same QEMU power cycle (the reboot of
-// install-reboot-poweroff): what it left in memory the booted system never
-// used is in the pre-trigger dump too, and where the new wipe writes the
-// same at the same address (its /init, its kernel's data) the page looks
-// old. Pages of the public wipe image are told apart by their content
-// (lab.Scanner.AddImage); after a prior wipe the rest is recorded, not
-// judged. Without one, old-system pages must be gone, as in the memory lab.
-func (r *Record) wiped(priorWipe bool) {
+// wiped judges a post dump that must hold nothing. Pages of the public
+// wipe image (lab.Scanner.AddImage) and, after the reboot wipe of
+// install-reboot-poweroff, pages unchanged since it (lab.Scanner.Earlier)
+// are counted apart; any other old-system page fails, as in the memory lab.
+func (r *Record) wiped() {
 	if r.Post == nil {
 		return
 	}
 	if r.Post.CanaryCells > 0 {
 		r.fail("%d canary pages survived at %v", r.Post.CanaryExact+r.Post.CanaryPartial, r.Post.CanaryRanges)
 	}
-	if r.Post.OldPages > 0 && !priorWipe {
+	if r.Post.OldPages > 0 {
 		r.fail("%d old-system pages survived outside the firmware ranges, the wipe kernel's image and its held-map, at %v", r.Post.OldPages, r.Post.OldRanges)
 	}
-	r.check("old_pages", fmt.Sprintf("%d outside the firmware ranges, the wipe kernel's image and its held-map (%d pages) at %v; %d more are file pages of the public wipe image, left by an earlier wipe", r.Post.OldPages, r.Post.HeldPages, r.Post.OldRanges, r.Post.OldImage))
+	r.check("old_pages", fmt.Sprintf("%d outside the firmware ranges, the wipe kernel's image and its held-map (%d pages) at %v; apart: %d file pages of the public wipe image, %d unchanged since an earlier wipe", r.Post.OldPages, r.Post.HeldPages, r.Post.OldRanges, r.Post.OldImage, r.Post.OldEarlier))
 	if k := r.KeyPost; k != nil && k.Total() > 0 {
 		r.fail("the data volume's key survived: %+v", *k)
 	}
@@ -581,8 +577,9 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 
 	// Reboot: wiped on the way, back up, nothing lost.
 	t := time.Now()
-	if err := g.vm.Send("systemctl reboot"); err != nil {
-		r.fail("%v", err)
+	earlier, err := g.rebootAndDump(ctx)
+	if err != nil {
+		r.fail("reboot: %v", err)
 		return
 	}
 	l, err := g.vm.WaitLine(ctx, "LAB SHELL up")
@@ -626,13 +623,15 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 	if sc == nil {
 		return
 	}
+	sc.Earlier(earlier)
+	earlier = nil
 	t = time.Now()
 	if err := g.vm.Send("systemctl poweroff"); err != nil {
 		r.fail("%v", err)
 		return
 	}
 	if g.offAndScan(ctx, r, e, sc, t, "poweroff") {
-		r.wiped(true) // the reboot above wiped first
+		r.wiped()
 	}
 	if out, err := exec.Command("e2fsck", "-fn", e.disk).CombinedOutput(); err != nil {
 		r.fail("e2fsck -fn of the root disk after the poweroff: %v\n%s", err, indent(string(out)))
@@ -672,7 +671,7 @@ func hotkey(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	if g.offAndScan(ctx, r, e, sc, t, "hotkey") {
-		r.wiped(false)
+		r.wiped()
 	}
 }
 
@@ -695,7 +694,7 @@ func poweroff(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	if g.offAndScan(ctx, r, e, sc, t, "poweroff") {
-		r.wiped(false)
+		r.wiped()
 	}
 }
 
@@ -743,7 +742,7 @@ func dracut(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	if g.offAndScan(ctx, r, &d, sc, t, "poweroff") {
-		r.wiped(false)
+		r.wiped()
 	}
 	if out, err := exec.Command("e2fsck", "-fn", d.disk).CombinedOutput(); err != nil {
 		r.fail("e2fsck -fn of the root disk after the poweroff: %v\n%s", err, indent(string(out)))
@@ -856,6 +855,48 @@ func purge(ctx context.Context, r *Record, e *env) {
 	}
 	_ = g.vm.Send("systemctl poweroff")
 	_ = g.vm.Wait(ctx)
+}
+
+// rebootAndDump runs systemctl reboot with QEMU told to pause when the
+// guest resets, copies the guest's RAM at that moment (what the reboot
+// wipe left, before the next boot ran), then lets the guest boot again
+// through the firmware, as a reboot would.
+func (g *guest) rebootAndDump(ctx context.Context) ([]byte, error) {
+	if _, err := g.vm.QMP.Execute(ctx, "set-action", map[string]any{"reboot": "shutdown", "shutdown": "pause"}); err != nil {
+		return nil, err
+	}
+	if err := g.vm.Send("systemctl reboot"); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	for reset := false; !reset; {
+		select {
+		case ev := <-g.vm.QMP.Events:
+			reset = ev.Name == "SHUTDOWN" && strings.Contains(string(ev.Data), "guest-reset")
+		case <-g.vm.Exited():
+			return nil, fmt.Errorf("QEMU exited instead of rebooting")
+		case <-wctx.Done():
+			return nil, fmt.Errorf("the guest did not reboot: %w", wctx.Err())
+		}
+	}
+	ram, err := os.ReadFile(g.vm.RAMPath) // QEMU is paused
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []struct {
+		cmd  string
+		args any
+	}{
+		{"set-action", map[string]any{"reboot": "reset", "shutdown": "poweroff"}},
+		{"system_reset", nil},
+		{"cont", nil},
+	} {
+		if _, err := g.vm.QMP.Execute(ctx, c.cmd, c.args); err != nil {
+			return nil, err
+		}
+	}
+	return ram, nil
 }
 
 // kernelUpgrade replaces the running kernel's image the way dpkg does when
