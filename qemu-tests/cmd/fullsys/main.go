@@ -527,6 +527,29 @@ func (g *guest) events(since time.Time) []string {
 	}
 }
 
+// wipeBy plants canaries and takes the pre-trigger dump, fires the trigger
+// (what names it in the record's times), waits for the guest to power off
+// by itself and judges what its RAM kept: every wiping scenario's end.
+// earlier, if not nil, is the RAM as an earlier wipe in the same power
+// cycle left it (see rebootAndDump).
+func (g *guest) wipeBy(ctx context.Context, r *Record, e *env, what string, earlier []byte, fire func() error) {
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	if earlier != nil {
+		sc.Earlier(earlier)
+	}
+	t := time.Now()
+	if err := fire(); err != nil {
+		r.fail("%s: %v", what, err)
+		return
+	}
+	if g.offAndScan(ctx, r, e, sc, t, what) {
+		r.wiped()
+	}
+}
+
 // wiped judges a post dump that must hold nothing. Pages of the public
 // wipe image (lab.Scanner.AddImage) and, after the reboot wipe of
 // install-reboot-poweroff, pages unchanged since it (lab.Scanner.Earlier)
@@ -619,20 +642,7 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 	}
 
 	// Poweroff: canaries and the key gone, the guest off.
-	sc := g.plant(ctx, r, e)
-	if sc == nil {
-		return
-	}
-	sc.Earlier(earlier)
-	earlier = nil
-	t = time.Now()
-	if err := g.vm.Send("systemctl poweroff"); err != nil {
-		r.fail("%v", err)
-		return
-	}
-	if g.offAndScan(ctx, r, e, sc, t, "poweroff") {
-		r.wiped()
-	}
+	g.wipeBy(ctx, r, e, "poweroff", earlier, func() error { return g.vm.Send("systemctl poweroff") })
 	if out, err := exec.Command("e2fsck", "-fn", e.disk).CombinedOutput(); err != nil {
 		r.fail("e2fsck -fn of the root disk after the poweroff: %v\n%s", err, indent(string(out)))
 	} else {
@@ -661,18 +671,7 @@ func hotkey(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	defer g.vm.Close("")
-	sc := g.plant(ctx, r, e)
-	if sc == nil {
-		return
-	}
-	t := time.Now()
-	if err := lab.PressChord(ctx, g.vm); err != nil {
-		r.fail("input-send-event: %v", err)
-		return
-	}
-	if g.offAndScan(ctx, r, e, sc, t, "hotkey") {
-		r.wiped()
-	}
+	g.wipeBy(ctx, r, e, "hotkey", nil, func() error { return lab.PressChord(ctx, g.vm) })
 }
 
 // poweroff: systemctl poweroff on an armed system, as at the end of
@@ -684,18 +683,7 @@ func poweroff(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	defer g.vm.Close("")
-	sc := g.plant(ctx, r, e)
-	if sc == nil {
-		return
-	}
-	t := time.Now()
-	if err := g.vm.Send("systemctl poweroff"); err != nil {
-		r.fail("%v", err)
-		return
-	}
-	if g.offAndScan(ctx, r, e, sc, t, "poweroff") {
-		r.wiped()
-	}
+	g.wipeBy(ctx, r, e, "poweroff", nil, func() error { return g.vm.Send("systemctl poweroff") })
 }
 
 // dracut: the package on a guest whose initramfs dracut made (the image's
@@ -732,18 +720,7 @@ func dracut(ctx context.Context, r *Record, e *env) {
 	} else {
 		r.fail("dracut: want dracut installed and initramfs-tools not, got:\n%s", indent(out))
 	}
-	sc := g.plant(ctx, r, &d)
-	if sc == nil {
-		return
-	}
-	t := time.Now()
-	if err := g.vm.Send("systemctl poweroff"); err != nil {
-		r.fail("%v", err)
-		return
-	}
-	if g.offAndScan(ctx, r, &d, sc, t, "poweroff") {
-		r.wiped()
-	}
+	g.wipeBy(ctx, r, &d, "poweroff", nil, func() error { return g.vm.Send("systemctl poweroff") })
 	if out, err := exec.Command("e2fsck", "-fn", d.disk).CombinedOutput(); err != nil {
 		r.fail("e2fsck -fn of the root disk after the poweroff: %v\n%s", err, indent(string(out)))
 	} else {
