@@ -181,21 +181,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return true
 	}
 	var stoppedAt time.Time
-	full := func() {
-		res.Full = true
-		stoppedAt = now()
-		if o.OnFull != nil {
-			o.OnFull()
-		}
-		killAll()
-	}
 	for left > 0 && stoppedAt.IsZero() {
 		select {
 		case e := <-exits:
 			if failed(e) {
 				continue
 			}
-			full()
+			res.Full = true
+			stoppedAt = now()
+			if o.OnFull != nil {
+				o.OnFull()
+			}
+			killAll()
 		case <-ctx.Done():
 			res.TimedOut = true
 			stoppedAt = now()
