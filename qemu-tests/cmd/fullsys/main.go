@@ -3,10 +3,11 @@
 // debootstrap) under QEMU, with a LUKS2 data volume opened by
 // systemd-cryptsetup from /etc/crypttab. It installs the package with
 // dpkg -i (twice: the upgrade path), and proves the shutdown wipe at a
-// reboot and a poweroff, the hotkey on this real system, the one-boot kill
-// switch (ramwipe.skip, the negative control) and a clean purge. It writes
-// DIR/report.json and prints a table; it exits non-zero when a scenario
-// fails.
+// reboot, a poweroff and systemctl kexec, the hotkey on this real system,
+// the one-boot kill switch (ramwipe.skip, the negative control), the re-arm
+// after a kernel package upgrade, a clean purge, and the poweroff wipe on
+// the image's dracut flavour. It writes DIR/report.json and prints a table;
+// it exits non-zero when a scenario fails.
 //
 //	fullsys -cache /var/cache/ramwipe-lab -deb build/ramwipe.deb -out build/fullsys
 package main
