@@ -82,7 +82,7 @@ func variants(contract string) []variant {
 		{name: "fill-fails", labInit: true, cmdline: contract + " ramwipe.lab=fail-fill", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "fill-hangs", labInit: true, cmdline: userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "init-panics", labInit: true, cmdline: userspace + " ramwipe.lab=panic", expect: lab.ExpectPowerOff, crypt: false},
-		{name: "crypt-wipe", labInit: false, cmdline: contract, expect: lab.ExpectWiped, crypt: true},
+		{name: "crypt-wipe", labInit: false, cmdline: contract + " ramwipe.heldmap", expect: lab.ExpectWiped, crypt: true},
 		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", idle: 60},
 		{name: "crypt-hotkey", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
