@@ -123,8 +123,8 @@ func timeline(kmsg *os.File, start fill.StartFunc, logf func(string, ...any)) fi
 					at[m] = ts
 				}
 			}
-			// The fill stops at once now: the killed worker may end only
-			// after the action began, so its end gets a line of its own.
+			// The worker's end gets a line of its own: the /init may power
+			// off before its mark is read.
 			if !printed && at[markStart] != 0 && at[markOOM] != 0 && at[markFull] != 0 {
 				logf("ramwipe: lab: fill timeline: OOM kill at %.0f ms, full at %.0f ms", ms(markOOM), ms(markFull))
 				printed = true

@@ -430,10 +430,10 @@ func (g *guest) installed(ctx context.Context, r *Record, e *env) bool {
 	return ok && g.heldMap(ctx, r, e)
 }
 
-// heldMap has the wipe image print its held-map (cmdline_extra =
-// ramwipe.heldmap), so that the post dump tells the pages the wipe kernel
-// rebuilt for itself from old ones, as in the memory lab. ramwiped
-// re-arms with it.
+// heldMap sets the guest's cmdline_extra to e.wipeCmdline (ramwipe.heldmap
+// and what -wipe-cmdline adds): the wipe image prints its held-map, so that
+// the post dump tells the pages the wipe kernel rebuilt for itself from old
+// ones, as in the memory lab. ramwiped re-arms with it.
 func (g *guest) heldMap(ctx context.Context, r *Record, e *env) bool {
 	line := "cmdline_extra = " + e.wipeCmdline
 	_, ok := g.must(ctx, r, fmt.Sprintf("grep -qx '%[1]s' /etc/ramwipe/ramwipe.conf || { sed -i '/^cmdline_extra =/d' /etc/ramwipe/ramwipe.conf && echo '%[1]s' >> /etc/ramwipe/ramwipe.conf && systemctl restart ramwiped; }", line), 2*time.Minute)
