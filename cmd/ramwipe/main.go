@@ -4,6 +4,10 @@
 //	ramwipe panic           erase the disk keys and wipe memory NOW
 //	ramwipe test TRIGGER    rehearse: the daemon says it would wipe, and wipes nothing
 //
+// A rehearsal of the hotkey or the boot medium lasts while the command
+// waits (up to [control.RehearsalWindow]); Ctrl-C, or the command being
+// killed, ends it at once and the trigger wipes again.
+//
 // Root and members of the group named in ramwipe.conf may use it.
 package main
 
@@ -15,14 +19,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ramwipe/ramwipe/trigger/control"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	// Ctrl-C closes the connection, which ends a rehearsal in the daemon.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 const usage = `usage: ramwipe [-socket PATH] status | panic | test TRIGGER`
@@ -30,9 +39,16 @@ const usage = `usage: ramwipe [-socket PATH] status | panic | test TRIGGER`
 // Exit codes.
 const (
 	exitOK        = 0
-	exitNotArmed  = 1 // status: dry run or degraded
+	exitNotArmed  = 1 // status: dry run or degraded; panic: a dry run wiped nothing
 	exitFailed    = 2 // the daemon said no, or is not there
 	exitUsageCode = 64
+)
+
+// requestTimeout bounds a status or panic request; a rehearsal waits
+// [control.RehearsalWindow] and rehearsalSlack more.
+const (
+	requestTimeout = 10 * time.Second
+	rehearsalSlack = 5 * time.Second
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -53,7 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage)
 		return exitUsageCode
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	timeout := requestTimeout
+	if req.Command == control.CommandTest && req.Arg != "cli" {
+		timeout = control.RehearsalWindow + rehearsalSlack
+		fmt.Fprintf(stdout, "rehearsing the %s trigger: fire it within %v (Ctrl-C to stop); nothing will be wiped\n", req.Arg, control.RehearsalWindow)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	reply, err := control.Do(ctx, *socket, req)
 	for err == nil && reply.Busy() && ctx.Err() == nil {
@@ -66,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// The machine went down before the daemon could answer.
 			return exitOK
 		}
+		if req.Command == control.CommandTest && errors.Is(err, context.Canceled) {
+			fmt.Fprintf(stderr, "ramwipe: rehearsal stopped; nothing was wiped, and the %s trigger wipes again\n", req.Arg)
+			return exitFailed
+		}
 		fmt.Fprintf(stderr, "ramwipe: %v\n", err)
 		return exitFailed
 	}
@@ -75,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if req.Command != "status" {
 		fmt.Fprintln(stdout, reply.Text)
+		if reply.DryRun() {
+			return exitNotArmed
+		}
 		return exitOK
 	}
 	return printStatus(stdout, stderr, reply.Text)
@@ -86,7 +114,7 @@ func printStatus(stdout, stderr io.Writer, text string) int {
 		fmt.Fprintf(stderr, "ramwipe: status from ramwiped does not parse: %v\n", err)
 		return exitFailed
 	}
-	state := strings.ToUpper(s.State)
+	state := strings.ToUpper(s.State.String())
 	fmt.Fprintf(stdout, "state:          %s\n", state)
 	if s.Why != "" {
 		fmt.Fprintf(stdout, "why:            %s\n", s.Why)
@@ -108,7 +136,10 @@ func printStatus(stdout, stderr io.Writer, text string) int {
 	if s.LastError != "" {
 		fmt.Fprintf(stdout, "last error:     %s\n", s.LastError)
 	}
-	if s.State != "armed" {
+	if s.Refused > 0 {
+		fmt.Fprintf(stdout, "refused:        %d connections to the control socket (see the journal)\n", s.Refused)
+	}
+	if s.State != control.StateArmed {
 		return exitNotArmed
 	}
 	return exitOK

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ramwipe/ramwipe/initramfs"
@@ -36,6 +37,7 @@ type Platform interface {
 	UnstageShutdown() error
 	ReadFile(name string) ([]byte, error)
 	// KeyEraser and KeyringSweeper open what the panic path needs now.
+	// The daemon opens each once and keeps it for its whole life.
 	KeyEraser() (wipe.KeyEraser, []string, error)
 	KeyringSweeper() (wipe.KeyringSweeper, error)
 	Machine() wipe.Machine
@@ -44,46 +46,84 @@ type Platform interface {
 }
 
 // daemon holds ramwiped's state; it is built by run and lives until exit.
+//
+// The panic path takes no lock that anything slow holds: arming builds
+// an [armedState] off to the side (kexec_file_load, file reads) and
+// publishes it in cur; a trigger only loads cur. armMu serialises the
+// arming side; mu guards a few small fields and is never held across a
+// call.
 type daemon struct {
 	cfg   Config
 	plat  Platform
 	logf  func(string, ...any)
 	armed bool // --armed: really wipe on a trigger
 
-	mu     sync.Mutex
-	status Status
-	seq    wipe.Sequence
-	once   sync.Once
+	cur      atomic.Pointer[armedState]
+	panicked atomic.Bool // the first Panic sets it; nothing is re-armed or unloaded after
+	// rearming is set while a re-arm is queued or running, so that
+	// checks that find the image gone start one re-arm, not many.
+	rearming atomic.Bool
+
+	armMu sync.Mutex // held by arm and disarm; never by a trigger
+	res   resources  // guarded by armMu
+
+	mu sync.Mutex
+	// triggers are the active triggers, for the status and Test.
+	triggers []string
 	// rehearse holds, per trigger, a rehearsal in progress: the next time
 	// that trigger fires it is reported on the channel instead of wiping.
-	rehearse map[string]chan struct{}
+	rehearse  map[string]chan struct{}
+	panicErr  string        // why the panic sequence returned, if it did
+	refused   func() uint64 // the control socket's refusal count; nil before serve
+	rehearsal time.Duration // how long Test waits (default control.RehearsalWindow)
 }
 
-// rehearsalWindow is how long `ramwipe test TRIGGER` waits for the trigger.
-const rehearsalWindow = 30 * time.Second
+// armedState is one arming's result: the panic sequence and the status
+// it was armed in. It is never changed once published.
+type armedState struct {
+	seq    wipe.Sequence
+	status Status
+}
 
-// arm prepares everything the panic path needs. It never fails: what goes
-// wrong is recorded in the status (degraded), and a panic then erases the
-// keys and powers off.
+// resources are what the panic path needs open besides the kexec image:
+// opened by the first arm that can open them and kept, so that re-arming
+// opens (and leaks) nothing and a panic that loaded an older armedState
+// never finds its file descriptors closed under it.
+type resources struct {
+	keys    wipe.KeyEraser
+	keyring wipe.KeyringSweeper
+	mark    func(string)
+	locked  bool // mlockall done
+}
+
+// imageCheckInterval is how often a daemon at rest checks that its wipe
+// image is still the one loaded (besides every status request).
+const imageCheckInterval = time.Minute
+
+// arm prepares everything the panic path needs and publishes it. It never
+// fails: what goes wrong is recorded in the status (degraded), and a
+// panic then erases the keys and powers off.
 func (d *daemon) arm() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	st := Status{Initramfs: d.cfg.Initramfs, Kernel: d.cfg.Kernel, Triggers: []string{"cli"}, ArmedAt: time.Now()}
+	d.armMu.Lock()
+	defer d.armMu.Unlock()
+	if d.panicked.Load() {
+		return
+	}
+	a := d.build()
+	d.cur.Store(a)
+	st := a.status
+	d.logf("state %v: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
+}
+
+// build does arm's work; armMu is held.
+func (d *daemon) build() *armedState {
+	st := Status{Initramfs: d.cfg.Initramfs, Kernel: d.cfg.Kernel, ArmedAt: time.Now()}
 	var problems []string
 	problem := func(format string, args ...any) {
 		p := fmt.Sprintf(format, args...)
 		problems = append(problems, p)
 		d.logf("arming: %s", p)
 	}
-
-	if !d.armed {
-		st.State = "dry-run"
-		st.Why = "started without --armed: a trigger only logs what it would do; start ramwiped --armed to protect this machine"
-		d.status = st
-		d.logf("dry run: not loading a wipe image, not touching dm-crypt; triggers are only logged")
-		return
-	}
-
 	if st.Kernel == "" {
 		k, err := d.plat.RunningKernel()
 		if err != nil {
@@ -100,6 +140,30 @@ func (d *daemon) arm() {
 	fields = append(fields, strings.Fields(d.cfg.CmdlineExtra)...)
 	st.Cmdline = strings.Join(fields, " ")
 
+	// The crypt devices are listed in a dry run too (read-only: no table
+	// is asked for), so that a rehearsal shows what a panic would erase.
+	if d.res.keys == nil {
+		keys, _, err := d.plat.KeyEraser()
+		if err != nil {
+			problem("open device-mapper: %v (dm-crypt keys cannot be erased)", err)
+		}
+		d.res.keys = keys
+	}
+	if l, ok := d.res.keys.(cryptLister); ok {
+		if devs, err := l.CryptDevices(); err == nil {
+			st.CryptDevices = devs
+		} else {
+			problem("list dm-crypt devices: %v", err)
+		}
+	}
+
+	if !d.armed {
+		st.State = control.StateDryRun
+		st.Why = "started without --armed: a trigger only logs what it would do; start ramwiped --armed to protect this machine"
+		d.logf("dry run: not loading a wipe image, not touching dm-crypt; triggers are only logged")
+		return &armedState{seq: wipe.Sequence{Keys: d.res.keys}, status: st}
+	}
+
 	loaded := false
 	img := kexec.Image{Kernel: st.Kernel, Initrd: d.cfg.Initramfs, Cmdline: st.Cmdline}
 	if st.Kernel != "" && len(problems) == 0 {
@@ -112,21 +176,26 @@ func (d *daemon) arm() {
 		}
 	}
 	st.ShutdownWipe = d.stageShutdown(loaded, img)
-	if err := d.plat.LockMemory(); err != nil {
-		problem("mlockall: %v (the panic path may page from a suspended disk)", err)
+	if !d.res.locked {
+		if err := d.plat.LockMemory(); err != nil {
+			problem("mlockall: %v (the panic path may page from a suspended disk)", err)
+		} else {
+			d.res.locked = true
+		}
 	}
-	keys, devs, err := d.plat.KeyEraser()
-	if err != nil {
-		problem("open device-mapper: %v (dm-crypt keys cannot be erased)", err)
+	if d.res.keyring == nil {
+		keyring, err := d.plat.KeyringSweeper()
+		if err != nil {
+			problem("keyring: %v", err)
+		}
+		d.res.keyring = keyring
 	}
-	st.CryptDevices = devs
-	keyring, err := d.plat.KeyringSweeper()
-	if err != nil {
-		problem("keyring: %v", err)
-	}
-	mark, err := d.plat.Mark()
-	if err != nil {
-		d.logf("arming: /dev/kmsg: %v (panic steps will not be timed)", err)
+	if d.res.mark == nil {
+		mark, err := d.plat.Mark()
+		if err != nil {
+			d.logf("arming: /dev/kmsg: %v (panic steps will not be timed)", err)
+		}
+		d.res.mark = mark
 	}
 	if loaded && d.cfg.LockKexec {
 		if err := d.plat.LockKexec(); err != nil {
@@ -138,25 +207,24 @@ func (d *daemon) arm() {
 			}
 		}
 	}
-	d.seq = wipe.Sequence{
-		Keys: keys, Keyring: keyring, Machine: d.plat.Machine(), Armed: loaded,
-		KeyDeadline: time.Duration(d.cfg.KeyDeadlineMS) * time.Millisecond, Mark: mark,
+	seq := wipe.Sequence{
+		Keys: d.res.keys, Keyring: d.res.keyring, Machine: d.plat.Machine(), Armed: loaded,
+		KeyDeadline: time.Duration(d.cfg.KeyDeadlineMS) * time.Millisecond, Mark: d.res.mark,
 	}
 	switch {
 	case !loaded:
-		st.State = "degraded"
+		st.State = control.StateDegraded
 		st.Why = "NO WIPE IMAGE LOADED: a panic erases the dm-crypt keys and powers off, but memory is not overwritten. " + strings.Join(problems, "; ")
 	case len(problems) > 0:
-		st.State = "degraded"
+		st.State = control.StateDegraded
 		st.Why = strings.Join(problems, "; ")
 	default:
-		st.State = "armed"
+		st.State = control.StateArmed
 	}
 	if len(problems) > 0 {
 		st.LastError = problems[len(problems)-1]
 	}
-	d.status = st
-	d.logf("state %s: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
+	return &armedState{seq: seq, status: st}
 }
 
 // lockedShutdownWipe is the shutdown wipe with the kexec lock: the hook
@@ -172,12 +240,13 @@ const lockedShutdownWipe = "staged, kexec locked: poweroff, halt and kexec wipe 
 // does not need it: the hook loads its own copy. A panic after this still
 // erases the keys and powers off (the kexec step fails, the sequence goes on).
 func (d *daemon) disarm() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.armMu.Lock()
+	defer d.armMu.Unlock()
+	a := d.cur.Load()
 	switch {
-	case !d.seq.Armed:
+	case a == nil, !a.seq.Armed, d.panicked.Load():
 		return
-	case d.status.KexecLocked:
+	case a.status.KexecLocked:
 		d.logf("stopping: kernel.kexec_load_disabled=1 keeps the wipe image loaded until reboot")
 		return
 	}
@@ -218,31 +287,54 @@ func whySuffix(why string) string {
 	return ": " + why
 }
 
-// rearm arms again after an upgrade, keeping the triggers running. With
-// the kexec lock set the loaded image cannot be replaced: it stays.
+// rearm arms again after an upgrade or after the wipe image was found
+// unloaded, keeping the triggers running. Triggers meanwhile use the
+// sequence armed before, until the new one is published. With the kexec
+// lock set the loaded image cannot be replaced: it stays.
 func (d *daemon) rearm() {
-	d.mu.Lock()
-	locked, triggers, old := d.status.KexecLocked, d.status.Triggers, d.seq.Keys
-	d.mu.Unlock()
-	if locked {
+	if a := d.cur.Load(); a != nil && a.status.KexecLocked {
 		d.logf("re-arm: kernel.kexec_load_disabled=1 keeps the wipe image loaded at boot; reboot to load the new one")
 		return
 	}
 	d.arm()
-	if c, ok := old.(interface{ Close() error }); ok {
-		c.Close() // the new sequence has its own
-	}
-	d.mu.Lock()
-	d.status.Triggers = triggers
-	d.mu.Unlock()
 	_ = notify(statusLine(d.snapshot())) // systemctl status shows the new state
 }
 
-// snapshot returns a copy of the status.
+// rearmSoon starts one re-arm in the background unless one is queued or
+// running already.
+func (d *daemon) rearmSoon(why string) {
+	if d.panicked.Load() || d.rearming.Swap(true) {
+		return
+	}
+	d.logf("%s; arming again", why)
+	go func() {
+		defer d.rearming.Store(false)
+		d.rearm()
+	}()
+}
+
+// errImageGone is the Why of a daemon whose wipe image is no longer loaded.
+const errImageGone = "WIPE IMAGE NO LONGER LOADED: another program unloaded it (kexec -u, kexec -l, systemctl kexec, a kdump tool?); ramwiped is loading it again — until then a panic erases the dm-crypt keys and powers off, but memory is not overwritten"
+
+// snapshot returns the status as armed, with what has changed since: the
+// active triggers, the panic's error, the refusal count. It checks no
+// kernel state; see Status.
 func (d *daemon) snapshot() Status {
+	var st Status
+	if a := d.cur.Load(); a != nil {
+		st = a.status
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status
+	st.Triggers = append([]string{"cli"}, d.triggers...)
+	if d.panicErr != "" {
+		st.LastError = d.panicErr
+	}
+	refused := d.refused
+	d.mu.Unlock()
+	if refused != nil {
+		st.Refused = refused()
+	}
+	return st
 }
 
 // cryptLister is a KeyEraser that can list the dm-crypt devices now.
@@ -250,37 +342,89 @@ type cryptLister interface {
 	CryptDevices() ([]string, error)
 }
 
-// Status returns the current status as JSON. The crypt devices are listed
-// afresh: a volume unlocked after ramwiped armed (a USB disk, a crypttab
-// entry with nofail) is erased too, since the panic path lists the devices
-// again, and the status says so.
+// Status returns the current status as JSON, checked against the kernel:
+// the crypt devices are listed afresh (a volume unlocked after ramwiped
+// armed is erased too, since the panic path lists the devices again), and
+// an armed daemon whose wipe image the kernel no longer has loaded says
+// so (degraded) and starts arming again. The kernel cannot tell whose image
+// is loaded: one that another program loaded in place of ramwiped's passes
+// for it (lock_kexec = yes rules that out).
 func (d *daemon) Status() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if l, ok := d.seq.Keys.(cryptLister); ok {
-		if devs, err := l.CryptDevices(); err == nil {
-			d.status.CryptDevices = devs
+	st := d.snapshot()
+	if a := d.cur.Load(); a != nil {
+		if l, ok := a.seq.Keys.(cryptLister); ok {
+			if devs, err := l.CryptDevices(); err == nil {
+				st.CryptDevices = devs
+			}
 		}
+		d.checkImage(a, &st)
 	}
-	b, _ := json.Marshal(d.status)
+	b, _ := json.Marshal(st)
 	return string(b)
 }
 
+// checkImage degrades st if a's wipe image is no longer loaded, and
+// starts a re-arm then.
+func (d *daemon) checkImage(a *armedState, st *Status) {
+	if !a.seq.Armed || d.panicked.Load() {
+		return
+	}
+	ok, err := d.plat.KexecLoaded()
+	if err == nil && ok {
+		return
+	}
+	if d.cur.Load() != a {
+		return // re-armed meanwhile: the new state speaks for itself
+	}
+	st.State = control.StateDegraded
+	st.Why = errImageGone
+	if err != nil {
+		st.LastError = err.Error()
+	}
+	d.rearmSoon("the wipe image is no longer loaded")
+}
+
+// watchImage checks every interval that the wipe image is still loaded
+// (see checkImage) until ctx ends.
+func (d *daemon) watchImage(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if a := d.cur.Load(); a != nil {
+				var st Status
+				d.checkImage(a, &st)
+			}
+		}
+	}
+}
+
+// errDryRun is what Panic returns in a dry run.
+var errDryRun = errors.New("dry run: nothing was wiped")
+
 // Panic runs the panic sequence once; a second trigger while it runs
-// changes nothing. It returns only if even powering off failed, or at once
-// in a dry run.
+// changes nothing. It takes no lock: it runs the sequence last published
+// by arm, even while a re-arm is building the next one. It returns only if
+// even powering off failed, or at once in a dry run (errDryRun).
 func (d *daemon) Panic(source string) error {
 	if !d.armed {
 		d.logf("dry run: %s trigger — would erase the dm-crypt keys and wipe memory now", source)
-		return nil
+		return errDryRun
 	}
-	err := errors.New("a panic is already running")
-	d.once.Do(func() {
-		// No logging before the keys are gone: journald may write to disk.
-		err = d.seq.Run(context.Background())
-	})
+	if d.panicked.Swap(true) {
+		return errors.New("a panic is already running")
+	}
+	// No logging before the keys are gone: journald may write to disk.
+	seq := wipe.Sequence{Machine: d.plat.Machine()} // not armed yet: power off
+	if a := d.cur.Load(); a != nil {
+		seq = a.seq
+	}
+	err := seq.Run(context.Background())
 	d.mu.Lock()
-	d.status.LastError = fmt.Sprint(err)
+	d.panicErr = fmt.Sprint(err)
 	d.mu.Unlock()
 	return err
 }
@@ -302,17 +446,29 @@ func (d *daemon) Fire(trigger string) {
 }
 
 // Test rehearses a trigger: for "cli" it answers at once; for the others it
-// waits until the trigger fires (or ctx ends, or the rehearsal window
-// passes) and reports it. Nothing is wiped either way.
+// waits until the trigger fires, ctx ends (the client hung up: the
+// control server cancels the request's context then) or the rehearsal
+// window passes, whichever comes first. Only the rehearsed trigger's next
+// firing within that time is swallowed; any other trigger still wipes.
+// Nothing is wiped either way.
 func (d *daemon) Test(ctx context.Context, trigger string) (string, error) {
 	if trigger == "cli" {
 		d.logf("test: cli trigger seen — would wipe now (nothing wiped)")
 		return "cli trigger seen — would wipe now; nothing was wiped", nil
 	}
+	window := d.rehearsal
+	if window <= 0 {
+		window = control.RehearsalWindow
+	}
 	d.mu.Lock()
-	if !slices.Contains(d.status.Triggers, trigger) {
+	if !slices.Contains(d.triggers, trigger) {
+		active := append([]string{"cli"}, d.triggers...)
 		d.mu.Unlock()
-		return "", fmt.Errorf("trigger %q is not active (active: %s)", trigger, strings.Join(d.status.Triggers, ", "))
+		return "", fmt.Errorf("trigger %q is not active (active: %s)", trigger, strings.Join(active, ", "))
+	}
+	if _, busy := d.rehearse[trigger]; busy {
+		d.mu.Unlock()
+		return "", fmt.Errorf("the %s trigger is being rehearsed already; try again when that rehearsal ends", trigger)
 	}
 	if d.rehearse == nil {
 		d.rehearse = map[string]chan struct{}{}
@@ -320,34 +476,40 @@ func (d *daemon) Test(ctx context.Context, trigger string) (string, error) {
 	ch := make(chan struct{})
 	d.rehearse[trigger] = ch
 	d.mu.Unlock()
-	d.logf("test: rehearsing the %s trigger for %v; it will not wipe", trigger, rehearsalWindow)
-	t := time.NewTimer(rehearsalWindow)
+	d.logf("test: rehearsing the %s trigger for up to %v while the client waits; it will not wipe", trigger, window)
+	t := time.NewTimer(window)
 	defer t.Stop()
+	var why string
 	select {
 	case <-ch:
 		d.logf("test: %s trigger seen — would wipe now (nothing wiped)", trigger)
 		return trigger + " trigger seen — would wipe now; nothing was wiped", nil
 	case <-t.C:
+		why = fmt.Sprintf("no %s trigger within %v", trigger, window)
 	case <-ctx.Done():
+		why = "the client went away"
 	}
 	d.mu.Lock()
 	if d.rehearse[trigger] == ch {
 		delete(d.rehearse, trigger)
 	}
 	d.mu.Unlock()
-	return "", fmt.Errorf("no %s trigger within %v; nothing was wiped", trigger, rehearsalWindow)
+	d.logf("test: %s rehearsal ended: %s; the trigger wipes again", trigger, why)
+	return "", fmt.Errorf("%s; nothing was wiped, and the %s trigger wipes again", why, trigger)
 }
 
 // dropTrigger records that a trigger is not active after all.
 func (d *daemon) dropTrigger(name string) {
 	d.mu.Lock()
-	d.status.Triggers = slices.DeleteFunc(d.status.Triggers, func(t string) bool { return t == name })
+	d.triggers = slices.DeleteFunc(d.triggers, func(t string) bool { return t == name })
 	d.mu.Unlock()
 }
 
 // addTrigger records an active trigger for the status.
 func (d *daemon) addTrigger(name string) {
 	d.mu.Lock()
-	d.status.Triggers = append(d.status.Triggers, name)
+	if !slices.Contains(d.triggers, name) {
+		d.triggers = append(d.triggers, name)
+	}
 	d.mu.Unlock()
 }

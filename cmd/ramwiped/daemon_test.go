@@ -6,41 +6,91 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/ramwipe/ramwipe/trigger/control"
 	"github.com/ramwipe/ramwipe/wipe"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
 )
 
 type fakePlatform struct {
+	mu       sync.Mutex
 	calls    []string
 	loadErr  error
 	loaded   bool
 	loadedAs kexec.Image
 	cmdline  string
 	stageErr error
+	devs     []string
+	// loading, if set, is where LoadKexec waits: a slow kexec_file_load.
+	loading chan struct{}
 }
 
-func (f *fakePlatform) call(s string) { f.calls = append(f.calls, s) }
+func (f *fakePlatform) call(s string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+}
+
+// called returns the calls so far, and forgets them.
+func (f *fakePlatform) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
+}
+
+func (f *fakePlatform) count(call string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}
 
 func (f *fakePlatform) RunningKernel() (string, error) { return "/boot/vmlinuz-test", nil }
 func (f *fakePlatform) Consoles() []string             { return []string{"console=ttyS0"} }
 func (f *fakePlatform) LoadKexec(img kexec.Image) error {
 	f.call("load")
+	if f.loading != nil {
+		<-f.loading
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.loadedAs = img
 	if f.loadErr == nil {
 		f.loaded = true
 	}
 	return f.loadErr
 }
-func (f *fakePlatform) UnloadKexec() error         { f.call("unload"); f.loaded = false; return nil }
-func (f *fakePlatform) KexecLoaded() (bool, error) { return f.loaded, nil }
-func (f *fakePlatform) LockMemory() error          { f.call("mlockall"); return nil }
-func (f *fakePlatform) LockKexec() error           { f.call("lock-kexec"); return nil }
+func (f *fakePlatform) UnloadKexec() error {
+	f.call("unload")
+	f.setLoaded(false)
+	return nil
+}
+func (f *fakePlatform) setLoaded(b bool) {
+	f.mu.Lock()
+	f.loaded = b
+	f.mu.Unlock()
+}
+func (f *fakePlatform) KexecLoaded() (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loaded, nil
+}
+func (f *fakePlatform) LockMemory() error { f.call("mlockall"); return nil }
+func (f *fakePlatform) LockKexec() error  { f.call("lock-kexec"); return nil }
 func (f *fakePlatform) StageShutdown(img kexec.Image) error {
 	f.call("stage " + img.Kernel)
 	return f.stageErr
@@ -54,32 +104,31 @@ func (f *fakePlatform) ReadFile(name string) ([]byte, error) {
 }
 func (f *fakePlatform) KeyEraser() (wipe.KeyEraser, []string, error) {
 	f.call("open-dm")
-	return keysFunc(func(context.Context) error { f.call("erase"); return nil }), []string{"cryptroot"}, nil
+	return fakeKeys{f}, nil, nil
 }
 func (f *fakePlatform) KeyringSweeper() (wipe.KeyringSweeper, error) { return nil, nil }
 func (f *fakePlatform) Machine() wipe.Machine                        { return machine{f} }
 func (f *fakePlatform) Mark() (func(string), error)                  { return func(s string) {}, nil }
 
-type keysFunc func(context.Context) error
+// fakeKeys erases nothing but says so, and lists f.devs, as the real
+// eraser lists the crypt devices.
+type fakeKeys struct{ f *fakePlatform }
 
-func (k keysFunc) EraseKeys(ctx context.Context) error { return k(ctx) }
-
-// listingKeys also lists the crypt devices, as the real eraser does.
-type listingKeys struct {
-	keysFunc
-	devs []string
+func (k fakeKeys) EraseKeys(context.Context) error { k.f.call("erase"); return nil }
+func (k fakeKeys) CryptDevices() ([]string, error) {
+	k.f.mu.Lock()
+	defer k.f.mu.Unlock()
+	return k.f.devs, nil
 }
-
-func (k *listingKeys) CryptDevices() ([]string, error) { return k.devs, nil }
 
 func TestStatusListsCryptDevicesAfresh(t *testing.T) {
 	p := &fakePlatform{cmdline: "memtest=1"}
 	d := newDaemon(p, true, DefaultConfig())
 	d.arm()
-	keys := &listingKeys{keysFunc: func(context.Context) error { return nil }}
-	d.seq.Keys = keys
 	assert.Empty(t, status(t, d).CryptDevices, "nothing open yet")
-	keys.devs = []string{"data"} // unlocked after ramwiped armed
+	p.mu.Lock()
+	p.devs = []string{"data"} // unlocked after ramwiped armed
+	p.mu.Unlock()
 	assert.Equal(t, []string{"data"}, status(t, d).CryptDevices)
 }
 
@@ -99,21 +148,21 @@ func status(t *testing.T, d *daemon) Status {
 }
 
 func TestArmed(t *testing.T) {
-	p := &fakePlatform{cmdline: "memtest=1 init_on_free=1"}
+	p := &fakePlatform{cmdline: "memtest=1 init_on_free=1", devs: []string{"cryptroot"}}
 	cfg := DefaultConfig()
 	cfg.CmdlineExtra = "ramwipe.quiet"
 	cfg.LockKexec = true
 	d := newDaemon(p, true, cfg)
 	d.arm()
 	s := status(t, d)
-	assert.Equal(t, "armed", s.State)
+	assert.Equal(t, control.StateArmed, s.State)
 	assert.Empty(t, s.Why)
 	assert.Equal(t, "/boot/vmlinuz-test", p.loadedAs.Kernel)
 	assert.Equal(t, cfg.Initramfs, p.loadedAs.Initrd)
 	assert.Equal(t, "console=ttyS0 memtest=1 init_on_free=1 ramwipe.action=poweroff ramwipe.quiet", p.loadedAs.Cmdline)
 	assert.Equal(t, []string{"cryptroot"}, s.CryptDevices)
 	assert.True(t, s.KexecLocked)
-	assert.Equal(t, []string{"load", "stage /boot/vmlinuz-test", "mlockall", "open-dm", "lock-kexec"}, p.calls)
+	assert.Equal(t, []string{"open-dm", "load", "stage /boot/vmlinuz-test", "mlockall", "lock-kexec"}, p.calls)
 	assert.Contains(t, s.ShutdownWipe, "staged")
 
 	p.calls = nil
@@ -128,7 +177,7 @@ func TestDegradedWhenKexecFails(t *testing.T) {
 	d := newDaemon(p, true, DefaultConfig())
 	d.arm()
 	s := status(t, d)
-	assert.Equal(t, "degraded", s.State)
+	assert.Equal(t, control.StateDegraded, s.State)
 	assert.Contains(t, s.Why, "NO WIPE IMAGE LOADED")
 	assert.Contains(t, s.Why, "kexec_load_disabled")
 	assert.NotEmpty(t, s.LastError)
@@ -147,7 +196,7 @@ func TestShutdownWipeStaging(t *testing.T) {
 	d := newDaemon(p, true, cfg)
 	d.arm()
 	s := status(t, d)
-	assert.Equal(t, "armed", s.State)
+	assert.Equal(t, control.StateArmed, s.State)
 	assert.Equal(t, "off: shutdown_wipe = no", s.ShutdownWipe)
 	assert.Contains(t, p.calls, "unstage")
 
@@ -155,7 +204,7 @@ func TestShutdownWipeStaging(t *testing.T) {
 	d = newDaemon(p, true, DefaultConfig())
 	d.arm()
 	s = status(t, d)
-	assert.Equal(t, "armed", s.State, "the panic path does not need the shutdown copy")
+	assert.Equal(t, control.StateArmed, s.State, "the panic path does not need the shutdown copy")
 	assert.Contains(t, s.ShutdownWipe, "no space left on device")
 }
 
@@ -164,23 +213,32 @@ func TestDegradedWithoutContract(t *testing.T) {
 	d := newDaemon(p, true, DefaultConfig())
 	d.arm()
 	s := status(t, d)
-	assert.Equal(t, "degraded", s.State)
+	assert.Equal(t, control.StateDegraded, s.State)
 	assert.Contains(t, s.Why, "reinstall ramwipe")
 	assert.NotContains(t, p.calls, "load", "no image is loaded with a partial command line")
 }
 
 func TestDryRunTouchesNothing(t *testing.T) {
-	p := &fakePlatform{cmdline: "memtest=1"}
+	p := &fakePlatform{cmdline: "memtest=1", devs: []string{"cryptroot"}}
 	d := newDaemon(p, false, DefaultConfig())
 	d.arm()
-	require.NoError(t, d.Panic("hotkey"))
-	assert.Empty(t, p.calls, "a dry run neither arms nor wipes")
+	require.ErrorIs(t, d.Panic("hotkey"), errDryRun)
+	assert.Equal(t, []string{"open-dm"}, p.calls, "a dry run only lists the crypt devices: it neither arms nor wipes")
 	s := status(t, d)
-	assert.Equal(t, "dry-run", s.State)
+	assert.Equal(t, control.StateDryRun, s.State)
 	assert.Contains(t, s.Why, "--armed")
+	assert.Equal(t, []string{"cryptroot"}, s.CryptDevices, "a rehearsing user sees what a panic would erase")
+	assert.Equal(t, "console=ttyS0 memtest=1 ramwipe.action=poweroff", s.Cmdline, "and what it would boot")
 	got, err := d.Test(context.Background(), "cli")
 	require.NoError(t, err)
 	assert.Contains(t, got, "nothing was wiped")
+
+	reply, err := d.handle(context.Background(), control.Peer{}, control.Request{Command: control.CommandPanic})
+	require.NoError(t, err)
+	assert.True(t, control.Reply{OK: true, Text: reply}.DryRun(), "the CLI can tell a dry run: %q", reply)
+	assert.Contains(t, reply, "erase the keys of cryptroot")
+	assert.Contains(t, reply, "/boot/vmlinuz-test")
+	assert.NotContains(t, p.calls, "erase")
 }
 
 func TestFlags(t *testing.T) {
@@ -205,6 +263,20 @@ type discard struct{}
 
 func (*discard) Write(b []byte) (int, error) { return len(b), nil }
 
+// rehearsing waits until d has registered a rehearsal of trigger; each
+// Fire before that would wipe.
+func rehearsing(d *daemon, trigger string) {
+	for {
+		d.mu.Lock()
+		_, ok := d.rehearse[trigger]
+		d.mu.Unlock()
+		if ok {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
 func TestRehearsal(t *testing.T) {
 	p := &fakePlatform{cmdline: "memtest=1"}
 	d := newDaemon(p, true, DefaultConfig())
@@ -219,25 +291,68 @@ func TestRehearsal(t *testing.T) {
 		assert.NoError(t, err)
 		done <- got
 	}()
-	// Fire until the rehearsal has registered; each Fire before that would
-	// wipe, so wait for the registration instead.
-	for {
-		d.mu.Lock()
-		_, ok := d.rehearse["hotkey"]
-		d.mu.Unlock()
-		if ok {
-			break
-		}
-		runtime.Gosched()
-	}
+	rehearsing(d, "hotkey")
 	d.Fire("hotkey")
 	assert.Contains(t, <-done, "hotkey trigger seen — would wipe now")
 	assert.NotContains(t, p.calls, "erase", "a rehearsal wipes nothing")
+}
 
+// TestRehearsalCannotEatAnEmergency: a rehearsal swallows one firing of
+// its own trigger while its client waits, and nothing else.
+func TestRehearsalCannotEatAnEmergency(t *testing.T) {
+	tests := []struct {
+		name string
+		// end ends the rehearsal, or not; then fire fires.
+		end  func(d *daemon, cancel context.CancelFunc)
+		fire string
+	}{
+		{name: "client hung up", end: func(_ *daemon, cancel context.CancelFunc) { cancel() }, fire: "hotkey"},
+		{name: "window passed", end: func(*daemon, context.CancelFunc) {}, fire: "hotkey"},
+		{name: "another trigger during the rehearsal", fire: "bootmedium"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &fakePlatform{cmdline: "memtest=1"}
+			d := newDaemon(p, true, DefaultConfig())
+			d.arm()
+			d.addTrigger("hotkey")
+			d.addTrigger("bootmedium")
+			p.called()
+			if tt.name == "window passed" {
+				d.rehearsal = time.Millisecond
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ended := make(chan error, 1)
+			go func() {
+				_, err := d.Test(ctx, "hotkey")
+				ended <- err
+			}()
+			if tt.name != "window passed" { // that one may be over already
+				rehearsing(d, "hotkey")
+			}
+			if tt.end != nil {
+				tt.end(d, cancel)
+				err := <-ended
+				assert.ErrorContains(t, err, "nothing was wiped, and the hotkey trigger wipes again")
+			}
+			d.Fire(tt.fire)
+			assert.Equal(t, []string{"erase", "kexec", "poweroff"}, p.called(), "the %s trigger wiped", tt.fire)
+		})
+	}
+}
+
+func TestRehearsalOneAtATime(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	d.addTrigger("hotkey")
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err = d.Test(ctx, "hotkey")
-	assert.ErrorContains(t, err, "nothing was wiped")
+	defer cancel()
+	go d.Test(ctx, "hotkey")
+	rehearsing(d, "hotkey")
+	_, err := d.Test(context.Background(), "hotkey")
+	assert.ErrorContains(t, err, "being rehearsed already")
 }
 
 func TestRearm(t *testing.T) {
@@ -245,17 +360,17 @@ func TestRearm(t *testing.T) {
 	d := newDaemon(p, true, DefaultConfig())
 	d.arm()
 	d.addTrigger("hotkey")
-	p.calls = nil
+	p.called()
 	d.rearm()
-	assert.Equal(t, []string{"load", "stage /boot/vmlinuz-test", "mlockall", "open-dm"}, p.calls)
+	assert.Equal(t, []string{"load", "stage /boot/vmlinuz-test"}, p.called(), "device-mapper, keyring and kmsg stay open; mlockall stays")
 	assert.Equal(t, []string{"cli", "hotkey"}, d.snapshot().Triggers, "triggers keep running")
-	assert.Equal(t, "armed", d.snapshot().State)
+	assert.Equal(t, control.StateArmed, d.snapshot().State)
 
 	cfg := DefaultConfig()
 	cfg.LockKexec = true
 	d = newDaemon(p, true, cfg)
 	d.arm()
-	p.calls = nil
+	p.called()
 	d.rearm()
 	assert.Empty(t, p.calls, "a locked kexec keeps the image loaded at boot")
 }
@@ -284,6 +399,14 @@ func TestDisarm(t *testing.T) {
 	p.calls = nil
 	d.disarm()
 	assert.Empty(t, p.calls, "nothing loaded, nothing to unload")
+
+	p = &fakePlatform{cmdline: "memtest=1"}
+	d = newDaemon(p, true, DefaultConfig())
+	d.arm()
+	_ = d.Panic("hotkey")
+	p.calls = nil
+	d.disarm()
+	assert.Empty(t, p.calls, "a panic ran: its image is not taken from under it")
 
 	p = &fakePlatform{cmdline: "memtest=1"}
 	d = newDaemon(p, false, DefaultConfig())

@@ -25,7 +25,7 @@ func notify(state string) error {
 
 // statusLine is the one-line summary systemctl status shows.
 func statusLine(st Status) string {
-	line := st.State
+	line := st.State.String()
 	if st.Why != "" {
 		line += ": " + st.Why
 	} else {

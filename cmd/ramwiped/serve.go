@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,7 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 				log.Warn(fmt.Sprintf("watch for upgrades: %v; restart ramwiped after upgrading the kernel or ramwipe", err))
 			}
 		}()
+		go d.watchImage(ctx, imageCheckInterval)
 	}
 	startUevents(ctx, d, logf)
 	gid := -1
@@ -44,9 +46,13 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 	srv := &control.Server{
 		Path:    d.cfg.Socket,
 		GID:     gid,
+		Group:   d.cfg.Group,
 		Handler: d.handle,
 		Logf:    func(f string, a ...any) { log.Warn(fmt.Sprintf(f, a...)) },
 	}
+	d.mu.Lock()
+	d.refused = srv.Refused
+	d.mu.Unlock()
 	if err := srv.Listen(); err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
@@ -63,16 +69,31 @@ func (d *daemon) handle(ctx context.Context, p control.Peer, r control.Request) 
 	case "status":
 		return d.Status(), nil
 	case "panic":
+		if !d.armed {
+			_ = d.Panic(fmt.Sprintf("cli (uid %d, pid %d)", p.UID, p.PID))
+			return d.dryRunPanic(), nil
+		}
 		// The reply goes out while the sequence runs; it may never arrive.
 		go d.Panic(fmt.Sprintf("cli (uid %d, pid %d)", p.UID, p.PID))
-		if !d.armed {
-			return "dry run: ramwiped would erase the disk keys and wipe memory now (start it with --armed)", nil
-		}
 		return "wiping now", nil
 	case "test":
 		return d.Test(ctx, r.Arg)
 	}
 	return "", fmt.Errorf("unknown command %q: use status, panic or test TRIGGER", r.Command)
+}
+
+// dryRunPanic says what a panic would have done, had ramwiped been armed.
+func (d *daemon) dryRunPanic() string {
+	var st Status
+	if err := json.Unmarshal([]byte(d.Status()), &st); err != nil {
+		return control.DryRunPrefix + " nothing was wiped"
+	}
+	devs := "no dm-crypt device is open"
+	if len(st.CryptDevices) > 0 {
+		devs = "erase the keys of " + strings.Join(st.CryptDevices, ", ")
+	}
+	return fmt.Sprintf("%s nothing was wiped (ramwiped runs without --armed). Armed, it would now %s, sweep the kernel keyrings, and boot %s into the wipe image %s with %q",
+		control.DryRunPrefix, devs, st.Kernel, st.Initramfs, st.Cmdline)
 }
 
 // startUevents starts the triggers that hear kernel uevents: the hotkey

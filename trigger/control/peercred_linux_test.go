@@ -124,7 +124,7 @@ func TestIntegrationOtherUser(t *testing.T) {
 		{name: "supplementary group among many", gid: nobody, groups: many, want: Reply{OK: true, Text: "panic from 65534"}},
 		{name: "primary group", gid: allowed, groups: []uint32{}, want: Reply{OK: true, Text: "panic from 65534"}},
 		{name: "not a member", gid: nobody, groups: []uint32{1, 2},
-			want: Reply{Text: "not authorized: uid 65534 is not root and not in the group allowed to use ramwipe (ask an admin to add you)"}},
+			want: Reply{Text: "not authorized: uid 65534 is not root and not in group 4242, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER 4242`, then log out and in again"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

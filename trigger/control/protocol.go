@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -240,6 +241,21 @@ func (r Reply) Marshal() []byte {
 		}
 	}
 	return append(b, '\n')
+}
+
+// RehearsalWindow is how long a daemon waits for the trigger named in a
+// [CommandTest] request, at most; a client waits as long, and a little
+// more for the reply.
+const RehearsalWindow = 30 * time.Second
+
+// DryRunPrefix starts the OK reply to a panic request that a daemon in a
+// dry run answers; [Reply.DryRun] looks for it.
+const DryRunPrefix = "dry run:"
+
+// DryRun reports whether r is a dry-run daemon's answer to a panic
+// request: OK, but nothing was wiped.
+func (r Reply) DryRun() bool {
+	return r.OK && strings.HasPrefix(r.Text, DryRunPrefix)
 }
 
 // Busy reports whether r is the refusal a [Server] sends when it is already

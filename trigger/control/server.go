@@ -30,8 +30,11 @@ type Peer struct {
 }
 
 // Handler serves one authorized request; reply text for OK, error for ERR.
-// It runs on the connection's goroutine, so several may run at once, and
-// ctx is cancelled when [Server.Serve] stops.
+// It runs on the connection's goroutine, so several may run at once. Its
+// ctx is the connection's: it is cancelled when the peer hangs up (closes
+// the connection, exits, is killed) or sends anything after its request,
+// and when [Server.Serve] stops. A handler that waits (a rehearsal) must
+// stop waiting then: nobody is there for the answer.
 type Handler func(ctx context.Context, p Peer, r Request) (string, error)
 
 // Server serves the control socket. Set its fields, call [Server.Listen],
@@ -43,11 +46,18 @@ type Server struct {
 	// primary or supplementary group; -1 lets only root in. The caller
 	// resolves the group's name: the server reads no file per request.
 	GID int
+	// Group is the name of that group, for the refusal that tells a user
+	// how to get in; "" names it by number.
+	Group string
 	// Handler serves authorized requests.
 	Handler Handler
 	// Logf receives refusals (with uid, gid, pid and command), bad
-	// requests, every request but status, and handler errors; nil
-	// discards.
+	// requests, every request but status and panic, and handler errors;
+	// nil discards. Refusals and bad requests are rate-limited (a few per
+	// [refusalLogWindow], then one line with the count of those left out),
+	// so that a flood costs neither time nor journal; [Server.Refused]
+	// counts them all. A panic request is never logged here: the log may
+	// go to a disk the panic is taking away, so the Handler decides.
 	Logf func(string, ...any)
 	// MaxConns bounds the connections from authorized peers being served
 	// at once; beyond it a connection is refused at once with a reply for
@@ -63,8 +73,14 @@ type Server struct {
 	// Tests set it to play a user they are not.
 	peer func(*net.UnixConn) (Peer, error)
 
-	ln *net.UnixListener
+	ln      *net.UnixListener
+	refused atomic.Uint64
 }
+
+// Refused returns how many connections this server has refused: peers
+// not authorized, and authorized ones turned away because every slot was
+// taken. Safe to call at any time, from any goroutine.
+func (s *Server) Refused() uint64 { return s.refused.Load() }
 
 const (
 	defaultMaxConns    = 16
@@ -79,6 +95,10 @@ const (
 	maxSocketPath = 107
 	// busyPrefix starts the busy refusal; [Reply.Busy] looks for it.
 	busyPrefix = "busy:"
+	// refusalLogWindow and refusalLogBurst rate-limit the log lines about
+	// refusals and bad requests: at most refusalLogBurst in a window.
+	refusalLogWindow = 10 * time.Second
+	refusalLogBurst  = 5
 )
 
 // errNoPeerGroups is wrapped by a credentials error that leaves the
@@ -213,14 +233,17 @@ func (s *Server) Serve(ctx context.Context) error {
 		logf:        s.Logf,
 		peer:        s.peer,
 		gid:         s.GID,
+		group:       s.Group,
 		readTimeout: s.ReadTimeout,
 		maxConns:    maxConns,
 		allowed:     make(chan struct{}, maxConns),
 		refused:     make(chan struct{}, maxConns),
+		count:       &s.refused,
 	}
 	if sv.logf == nil {
 		sv.logf = func(string, ...any) {}
 	}
+	sv.limited = &limiter{sink: sv.logf, window: refusalLogWindow, burst: refusalLogBurst, now: time.Now}
 	if sv.peer == nil {
 		sv.peer = peerCredentials
 	}
@@ -263,6 +286,7 @@ type serving struct {
 	logf        func(string, ...any)
 	peer        func(*net.UnixConn) (Peer, error)
 	gid         int
+	group       string
 	readTimeout time.Duration
 	maxConns    int
 	// allowed and refused are semaphores: a slot per connection being
@@ -270,6 +294,9 @@ type serving struct {
 	allowed, refused chan struct{}
 	wg               sync.WaitGroup
 	warnedGroups     atomic.Bool
+	// count is [Server.refused]; limited logs refusals and bad requests.
+	count   *atomic.Uint64
+	limited *limiter
 }
 
 // dispatch decides, from c's credentials, whether c may have a slot, and
@@ -278,7 +305,8 @@ type serving struct {
 func (sv *serving) dispatch(ctx context.Context, c *net.UnixConn) {
 	p, err := sv.peer(c)
 	if err != nil && !errors.Is(err, errNoPeerGroups) {
-		sv.logf("control: refused a connection: %v", err)
+		sv.count.Add(1)
+		sv.limited.logf("control: refused a connection: %v", err)
 		sv.refuse(c, "cannot read your credentials: "+err.Error())
 		return
 	}
@@ -293,11 +321,15 @@ func (sv *serving) dispatch(ctx context.Context, c *net.UnixConn) {
 	select {
 	case sem <- struct{}{}:
 	default:
+		// Refused in the accept loop itself: one write to an empty socket
+		// buffer and a close, so that the next connection (perhaps root's
+		// panic) waits for nothing; the log line is rate-limited.
+		sv.count.Add(1)
 		if ok {
-			sv.logf("control: busy: refused %s: already serving %d connections", who(p), sv.maxConns)
+			sv.limited.logf("control: busy: refused %s: already serving %d connections", who(p), sv.maxConns)
 			sv.refuse(c, fmt.Sprintf("%s ramwiped is already serving %d connections; try again", busyPrefix, sv.maxConns))
 		} else {
-			sv.logf("control: refused %s: not authorized (request not read: %d other refused connections open)", who(p), sv.maxConns)
+			sv.limited.logf("control: refused %s: not authorized (request not read: %d other refused connections open)", who(p), sv.maxConns)
 			sv.refuse(c, sv.notAuthorized(p))
 		}
 		return
@@ -324,7 +356,11 @@ func (sv *serving) notAuthorized(p Peer) string {
 	if sv.gid < 0 {
 		return fmt.Sprintf("not authorized: uid %d is not root, and ramwiped lets only root use it", p.UID)
 	}
-	return fmt.Sprintf("not authorized: uid %d is not root and not in the group allowed to use ramwipe (ask an admin to add you)", p.UID)
+	group := sv.group
+	if group == "" {
+		group = strconv.Itoa(sv.gid)
+	}
+	return fmt.Sprintf("not authorized: uid %d is not root and not in group %s, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER %s`, then log out and in again", p.UID, group, group)
 }
 
 // refuse answers c with an ERR line without reading, and closes it.
@@ -351,30 +387,44 @@ func (sv *serving) serve(ctx context.Context, c *net.UnixConn, p Peer, authorize
 		} else if !errors.Is(err, errNoRequest) {
 			cmd = "(invalid: " + err.Error() + ")"
 		}
-		sv.logf("control: refused %s command=%s: not authorized", who(p), cmd)
-		sv.reply(c, Reply{Text: sv.notAuthorized(p)})
+		sv.count.Add(1)
+		sv.limited.logf("control: refused %s command=%s: not authorized", who(p), cmd)
+		sv.reply(c, Reply{Text: sv.notAuthorized(p)}, false)
 		return
 	}
 	if errors.Is(err, errNoRequest) {
 		return
 	}
 	if err != nil {
-		sv.logf("control: bad request from %s: %v", who(p), err)
-		sv.reply(c, Reply{Text: err.Error()})
+		sv.limited.logf("control: bad request from %s: %v", who(p), err)
+		sv.reply(c, Reply{Text: err.Error()}, false)
 		return
 	}
-	// The handler first: a log line may go to a journal on a disk that a
-	// panic is about to take away.
-	text, err := sv.handler(ctx, p, r)
-	if r.Command != CommandStatus {
+	// The request's context ends when the peer hangs up: a handler that
+	// waits (a rehearsal) must not outlive the client that asked.
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.SetReadDeadline(time.Time{})
+	go func() {
+		var b [1]byte
+		c.Read(b[:]) // EOF when the peer is gone; an error once c is closed
+		cancel()
+	}()
+	// The handler first, and nothing about a panic at all: a log line may
+	// go to a journal on a disk that the panic is taking away.
+	text, err := sv.handler(hctx, p, r)
+	if r.Command != CommandStatus && r.Command != CommandPanic {
 		sv.logf("control: %s from %s", r, who(p))
 	}
+	gone := hctx.Err() != nil && ctx.Err() == nil
 	if err != nil {
-		sv.logf("control: %s from %s failed: %v", r, who(p), err)
-		sv.reply(c, Reply{Text: err.Error()})
+		if r.Command != CommandPanic {
+			sv.logf("control: %s from %s failed: %v", r, who(p), err)
+		}
+		sv.reply(c, Reply{Text: err.Error()}, gone)
 		return
 	}
-	sv.reply(c, Reply{OK: true, Text: text})
+	sv.reply(c, Reply{OK: true, Text: text}, gone)
 }
 
 // readRequest reads and parses one request line from c. Its errors are
@@ -396,12 +446,50 @@ func (sv *serving) readRequest(ctx context.Context, c *net.UnixConn) (Request, e
 	return Request{}, fmt.Errorf("read request: %w", err)
 }
 
-// reply writes r to c, within writeTimeout.
-func (sv *serving) reply(c *net.UnixConn, r Reply) {
+// reply writes r to c, within writeTimeout. When the peer is known to be
+// gone a failed write is not worth a log line.
+func (sv *serving) reply(c *net.UnixConn, r Reply, peerGone bool) {
 	c.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.Write(r.Marshal()); err != nil {
-		sv.logf("control: write reply: %v", err)
+	if _, err := c.Write(r.Marshal()); err != nil && !peerGone {
+		sv.limited.logf("control: write reply: %v", err)
 	}
+}
+
+// limiter passes at most burst log lines per window; the first line after
+// a window in which lines were left out says how many. It keeps no timer:
+// at rest it costs nothing.
+type limiter struct {
+	sink   func(string, ...any)
+	window time.Duration
+	burst  int
+	now    func() time.Time
+
+	mu      sync.Mutex
+	start   time.Time // of the current window
+	n       int       // lines passed in it
+	dropped int       // lines left out since the last line passed
+}
+
+func (l *limiter) logf(format string, args ...any) {
+	l.mu.Lock()
+	now := l.now()
+	if now.Sub(l.start) >= l.window {
+		l.start, l.n = now, 0
+	}
+	if l.n >= l.burst {
+		l.dropped++
+		l.mu.Unlock()
+		return
+	}
+	l.n++
+	dropped := l.dropped
+	l.dropped = 0
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.sink("%s (and %d similar lines left out before it: these lines are rate-limited; ramwipe status counts refusals)", fmt.Sprintf(format, args...), dropped)
+		return
+	}
+	l.sink(format, args...)
 }
 
 // who describes p for logs.

@@ -142,11 +142,10 @@ func TestServeAuthorization(t *testing.T) {
 		{name: "root, root only", gid: -1, peer: root, want: Reply{OK: true, Text: "done panic"}},
 		{name: "root, not in group", gid: 4242, peer: root, want: Reply{OK: true, Text: "done panic"}},
 		{name: "primary group", gid: 4242, peer: Peer{PID: 7, UID: 1000, GID: 4242}, want: Reply{OK: true, Text: "done panic"}},
-		{name: "supplementary group", gid: 4242, peer: Peer{PID: 7, UID: 1000, GID: 1000, Groups: []uint32{27, 4242}}, want: Reply{OK: true, Text: "done panic"},
-			wantLog: []string{"panic from uid=1000 gid=1000 pid=7"}},
+		{name: "supplementary group", gid: 4242, peer: Peer{PID: 7, UID: 1000, GID: 1000, Groups: []uint32{27, 4242}}, want: Reply{OK: true, Text: "done panic"}},
 		{name: "group 0", gid: 0, peer: Peer{PID: 7, UID: 1000, GID: 1000, Groups: []uint32{0}}, want: Reply{OK: true, Text: "done panic"}},
 		{name: "not in group", gid: 4242, peer: Peer{PID: 4242, UID: 1000, GID: 1000, Groups: []uint32{27, 100}},
-			want:    Reply{Text: "not authorized: uid 1000 is not root and not in the group allowed to use ramwipe (ask an admin to add you)"},
+			want:    Reply{Text: "not authorized: uid 1000 is not root and not in group 4242, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER 4242`, then log out and in again"},
 			wantLog: []string{`refused uid=1000 gid=1000 pid=4242 command="panic": not authorized`}},
 		{name: "root only, root group", gid: -1, peer: Peer{PID: 9, UID: 1000, GID: 0, Groups: []uint32{0}},
 			want:    Reply{Text: "not authorized: uid 1000 is not root, and ramwiped lets only root use it"},
@@ -154,7 +153,7 @@ func TestServeAuthorization(t *testing.T) {
 		{name: "groups unknown, primary group", gid: 4242, peer: Peer{PID: 7, UID: 1000, GID: 4242}, peerErr: noGroups,
 			want: Reply{OK: true, Text: "done panic"}, wantLog: []string{"supplementary groups unknown", "only a peer's primary group counts"}},
 		{name: "groups unknown, other group", gid: 4242, peer: Peer{PID: 7, UID: 1000, GID: 1000}, peerErr: noGroups,
-			want: Reply{Text: "not authorized: uid 1000 is not root and not in the group allowed to use ramwipe (ask an admin to add you)"}},
+			want: Reply{Text: "not authorized: uid 1000 is not root and not in group 4242, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER 4242`, then log out and in again"}},
 		{name: "credentials unreadable", gid: 4242, peer: root, peerErr: credErr,
 			want:    Reply{Text: "cannot read your credentials: getsockopt SO_PEERCRED: bad file descriptor"},
 			wantLog: []string{"refused a connection: getsockopt SO_PEERCRED"}},
@@ -185,6 +184,10 @@ func TestServeAuthorization(t *testing.T) {
 			if tt.wantLog != nil {
 				assert.True(t, log.has(tt.wantLog...), "log lacks %q:\n%s", tt.wantLog, log)
 			}
+			if tt.want.OK {
+				assert.False(t, log.has("panic"), "an authorized panic is not logged by the server:\n%s", log)
+			}
+			assert.EqualValues(t, map[bool]int{true: 0, false: 2}[tt.want.OK], s.Refused(), "refusals counted")
 		})
 	}
 }
@@ -193,7 +196,7 @@ func TestServeRefusedUnreadableRequestIsLogged(t *testing.T) {
 	s := &Server{GID: 4242, Handler: echo, peer: asPeer(Peer{PID: 31, UID: 1000, GID: 1000})}
 	path, log := start(t, s)
 	got := raw(t, path, []byte("RAMWIPE/2 panic\n"), false)
-	assert.Equal(t, "ERR not authorized: uid 1000 is not root and not in the group allowed to use ramwipe (ask an admin to add you)\n", got)
+	assert.Equal(t, "ERR not authorized: uid 1000 is not root and not in group 4242, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER 4242`, then log out and in again\n", got)
 	assert.True(t, log.has("refused uid=1000 gid=1000 pid=31", `command=(invalid: unsupported protocol "RAMWIPE/2"`), "log:\n%s", log)
 }
 
@@ -344,7 +347,7 @@ func TestServeStrangersDoNotDelayPanic(t *testing.T) {
 	require.NoError(t, third.SetReadDeadline(time.Now().Add(5*time.Second)))
 	got, err := io.ReadAll(third)
 	require.NoError(t, err)
-	assert.Equal(t, "ERR not authorized: uid 1000 is not root and not in the group allowed to use ramwipe (ask an admin to add you)\n", string(got),
+	assert.Equal(t, "ERR not authorized: uid 1000 is not root and not in group 4242, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER 4242`, then log out and in again\n", string(got),
 		"a stranger beyond the pool is refused without being read")
 	assert.True(t, log.has("refused uid=1000 gid=1000 pid=666: not authorized (request not read"), "log:\n%s", log)
 	dial(t, path) // root, silent
@@ -375,7 +378,10 @@ func TestServeHandlerError(t *testing.T) {
 	rep, err := ParseReply([]byte(got))
 	require.NoError(t, err)
 	assert.Equal(t, Reply{Text: "panic sequence: erase key cryptroot: device busy\nkexec: not loaded"}, rep)
-	assert.True(t, log.has("panic from uid=0 gid=0 pid=1 failed: panic sequence"), "log:\n%s", log)
+	assert.False(t, log.has("panic"), "a panic is never logged by the server (the log may go to a disk being taken away); log:\n%s", log)
+
+	raw(t, path, []byte("RAMWIPE/1 test hotkey\n"), false)
+	assert.True(t, log.has("test hotkey from uid=0 gid=0 pid=1 failed: panic sequence"), "log:\n%s", log)
 }
 
 func TestServeShutdown(t *testing.T) {
@@ -475,21 +481,21 @@ func TestListen(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(dir, "regular"), filepath.Join(dir, "symlink")))
 	tests := []struct {
 		name    string
-		s       Server
+		s       *Server
 		wantErr string
 	}{
-		{name: "regular file", s: Server{Path: filepath.Join(dir, "regular"), GID: -1},
+		{name: "regular file", s: &Server{Path: filepath.Join(dir, "regular"), GID: -1},
 			wantErr: "a regular file is in the way; refusing to remove it"},
-		{name: "directory", s: Server{Path: filepath.Join(dir, "directory"), GID: -1},
+		{name: "directory", s: &Server{Path: filepath.Join(dir, "directory"), GID: -1},
 			wantErr: "a directory is in the way"},
-		{name: "symbolic link", s: Server{Path: filepath.Join(dir, "symlink"), GID: -1},
+		{name: "symbolic link", s: &Server{Path: filepath.Join(dir, "symlink"), GID: -1},
 			wantErr: "a symbolic link is in the way"},
-		{name: "directory is a file", s: Server{Path: filepath.Join(dir, "regular", "control.sock"), GID: -1},
+		{name: "directory is a file", s: &Server{Path: filepath.Join(dir, "regular", "control.sock"), GID: -1},
 			wantErr: "control socket directory " + filepath.Join(dir, "regular") + ": not a directory"},
-		{name: "empty path", s: Server{GID: -1}, wantErr: "Server.Path is empty"},
-		{name: "path too long", s: Server{Path: "/run/" + strings.Repeat("r", 100) + "/control.sock", GID: -1},
+		{name: "empty path", s: &Server{GID: -1}, wantErr: "Server.Path is empty"},
+		{name: "path too long", s: &Server{Path: "/run/" + strings.Repeat("r", 100) + "/control.sock", GID: -1},
 			wantErr: "a unix socket's is at most 107"},
-		{name: "bad GID", s: Server{Path: filepath.Join(dir, "control.sock"), GID: -2},
+		{name: "bad GID", s: &Server{Path: filepath.Join(dir, "control.sock"), GID: -2},
 			wantErr: "Server.GID -2: want a group id, or -1 for root only"},
 	}
 	for _, tt := range tests {
@@ -540,4 +546,85 @@ func (r *oneByteReader) Read(p []byte) (int, error) {
 	p[0] = r.s[0]
 	r.s = r.s[1:]
 	return 1, nil
+}
+
+func TestServeHangupEndsHandler(t *testing.T) {
+	started, ended := make(chan struct{}), make(chan error, 1)
+	s := &Server{
+		GID: -1,
+		Handler: func(ctx context.Context, _ Peer, _ Request) (string, error) {
+			close(started)
+			<-ctx.Done() // a rehearsal waiting for its trigger
+			ended <- ctx.Err()
+			return "", ctx.Err()
+		},
+		peer: asPeer(root),
+	}
+	path, log := start(t, s)
+	c := dial(t, path)
+	_, err := c.Write(Request{Command: CommandTest, Arg: "hotkey"}.Marshal())
+	require.NoError(t, err)
+	<-started
+	require.NoError(t, c.Close()) // the client is killed, or gives up
+	select {
+	case err := <-ended:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler's context outlived its client")
+	}
+	assert.False(t, log.has("write reply"), "a reply to a client that left is not worth a log line:\n%s", log)
+}
+
+func TestServeFloodIsCountedAndLogLimited(t *testing.T) {
+	stranger := Peer{PID: 666, UID: 1000, GID: 1000}
+	var n atomic.Int32
+	const flood = 200
+	s := &Server{
+		GID:         4242,
+		Group:       "ramwipe",
+		Handler:     echo,
+		MaxConns:    4,
+		ReadTimeout: time.Minute,
+		peer: func(*net.UnixConn) (Peer, error) {
+			if n.Add(1) <= flood {
+				return stranger, nil
+			}
+			return root, nil
+		},
+	}
+	path, log := start(t, s)
+	for range flood {
+		dial(t, path) // held open, silent: the first MaxConns wait to be read
+	}
+	// Root's panic, accepted after every stranger: served, not queued
+	// behind their read timeouts.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	rep, err := Do(ctx, path, Request{Command: CommandPanic})
+	require.NoError(t, err)
+	assert.Equal(t, Reply{OK: true, Text: "done panic"}, rep)
+	t.Logf("root's panic answered %v after %d strangers connected", time.Since(begin), flood)
+	assert.EqualValues(t, flood-4, s.Refused(), "strangers beyond the pool are refused and counted")
+	log.mu.Lock()
+	lines := len(log.lines)
+	log.mu.Unlock()
+	assert.LessOrEqual(t, lines, refusalLogBurst, "refusals are rate-limited in the log:\n%s", log)
+}
+
+func TestLimiter(t *testing.T) {
+	var got []string
+	now := time.Unix(1000, 0)
+	l := &limiter{sink: func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }, window: 10 * time.Second, burst: 2, now: func() time.Time { return now }}
+	for i := range 5 {
+		l.logf("refused %d", i)
+	}
+	assert.Equal(t, []string{"refused 0", "refused 1"}, got, "at most burst lines a window")
+	now = now.Add(10 * time.Second)
+	l.logf("refused %d", 5)
+	l.logf("refused %d", 6)
+	l.logf("refused %d", 7)
+	require.Len(t, got, 4)
+	assert.Contains(t, got[2], "refused 5 (and 3 similar lines left out")
+	assert.Equal(t, "refused 6", got[3])
 }

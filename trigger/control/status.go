@@ -1,12 +1,59 @@
 package control
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
+
+// State is how far ramwiped protects the machine now.
+type State int
+
+// The states a [Status] may report.
+const (
+	// StateUnknown is the zero State: nothing was reported.
+	StateUnknown State = iota
+	// StateDryRun: started without --armed; a trigger only logs.
+	StateDryRun
+	// StateArmed: the wipe image is loaded and a trigger wipes.
+	StateArmed
+	// StateDegraded: a trigger erases the keys (where it can) and powers
+	// off, but something is missing; [Status.Why] says what.
+	StateDegraded
+)
+
+var stateNames = [...]string{StateUnknown: "unknown", StateDryRun: "dry-run", StateArmed: "armed", StateDegraded: "degraded"}
+
+func (s State) String() string {
+	if s < 0 || int(s) >= len(stateNames) {
+		return fmt.Sprintf("State(%d)", int(s))
+	}
+	return stateNames[s]
+}
+
+// MarshalText encodes s as its name ("armed", "degraded", "dry-run").
+func (s State) MarshalText() ([]byte, error) {
+	if s < 0 || int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("marshal %v: no such state", s)
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText decodes a state's name; an unknown name is an error, so
+// that a newer daemon's state is never taken for "armed".
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if string(b) == n {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown state %q", b)
+}
 
 // Status is the text of an OK reply to "status", as JSON: what ramwiped
 // says of itself.
 type Status struct {
-	// State is "armed", "degraded" or "dry-run".
-	State string `json:"state"`
+	State State `json:"state"`
 	// Why explains a degraded or dry-run state and says what to do.
 	Why          string   `json:"why,omitempty"`
 	Kernel       string   `json:"kernel"`
@@ -20,4 +67,7 @@ type Status struct {
 	ShutdownWipe string    `json:"shutdown_wipe,omitempty"`
 	ArmedAt      time.Time `json:"armed_at"`
 	LastError    string    `json:"last_error,omitempty"`
+	// Refused counts the control connections refused since ramwiped
+	// started (not authorized, or every slot taken); see [Server.Refused].
+	Refused uint64 `json:"refused_connections"`
 }

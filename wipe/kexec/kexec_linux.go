@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,13 +100,24 @@ func Unload() error {
 	return nil
 }
 
-// Exec reboots into the loaded image at once: no sync, no unmount. It
-// returns only on failure.
+// busyFor bounds how long [Exec] retries while the kernel's kexec lock is
+// taken: a kexec_file_load in progress (a re-arm loading the next image)
+// holds it, and reboot(LINUX_REBOOT_CMD_KEXEC) answers EBUSY meanwhile
+// rather than wait (kernel/kexec_core.c, kernel_kexec: kexec_trylock).
+const busyFor = 3 * time.Second
+
+// Exec reboots into the loaded image at once: no sync, no unmount. While
+// another kexec_file_load holds the kernel's kexec lock it retries, for up
+// to busyFor. It returns only on failure.
 func Exec() error {
 	if testing.Testing() {
 		return fmt.Errorf("reboot(LINUX_REBOOT_CMD_KEXEC): %w", ErrInTest)
 	}
 	err := unix.Reboot(unix.LINUX_REBOOT_CMD_KEXEC)
+	for deadline := time.Now().Add(busyFor); errors.Is(err, unix.EBUSY) && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+		err = unix.Reboot(unix.LINUX_REBOOT_CMD_KEXEC)
+	}
 	if errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("reboot(LINUX_REBOOT_CMD_KEXEC): %w", ErrNotLoaded)
 	}
