@@ -3,17 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os/user"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ramwipe/ramwipe/trigger/bootmedium"
 	"github.com/ramwipe/ramwipe/trigger/control"
+	"github.com/ramwipe/ramwipe/trigger/dispatch"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
 	"github.com/ramwipe/ramwipe/trigger/uevent"
 )
@@ -98,20 +97,25 @@ func (d *daemon) dryRunPanic() string {
 
 // startUevents starts the triggers that hear kernel uevents: the hotkey
 // (keyboards plugged in later) and the boot medium (removal). One netlink
-// socket feeds both; after lost uevents both resynchronise.
+// socket feeds both through [dispatch.Run]; after lost uevents both
+// resynchronise.
 func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
-	var w *hotkey.Watcher
+	cfg := dispatch.Config{Fire: d.Fire, Logf: logf}
 	if d.cfg.Hotkey != "off" {
-		var err error
-		if w, err = newHotkey(d, logf); err != nil {
+		if w, err := newHotkey(d, logf); err != nil {
 			logf("hotkey: %v; the hotkey is off", err)
+		} else {
+			cfg.Hotkey = w
 		}
 	}
 	var medium *bootmedium.Matcher
 	if d.cfg.BootMedium != "off" || len(d.cfg.KillCords) > 0 {
 		medium = newBootMedium(d, logf)
 	}
-	if w == nil && medium == nil {
+	if medium != nil {
+		cfg.Medium = medium // never a nil *Matcher in the interface
+	}
+	if cfg.Hotkey == nil && cfg.Medium == nil {
 		return
 	}
 	l, err := uevent.Listen(uevent.Config{Logf: logf})
@@ -122,56 +126,21 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 		}
 		return
 	}
-	go func() {
-		<-ctx.Done()
-		l.Close()
-	}()
+	cfg.Source = l
 	if medium != nil {
 		// A resume starts the hold at once, not at the next uevent.
 		if err := bootmedium.WatchResume(ctx, func() { medium.Resumed() }); err != nil {
 			logf("boot medium: resume notifications: %v; a removal right after a resume is checked again %v later", err, bootmedium.ResumeSettle)
 		}
 	}
-	var recheck atomic.Bool // a check after a resume hold is pending
 	go func() {
-		for {
-			ev, err := l.Receive()
-			switch {
-			case errors.Is(err, uevent.ErrOverrun):
-				if w != nil {
-					_ = w.Scan()
-				}
-				if medium != nil {
-					if gone := medium.Missing(); len(gone) > 0 {
-						d.Fire("bootmedium")
-						logf("boot medium: %v gone (found after lost uevents)", gone)
-					}
-				}
-			case err != nil:
-				return
-			default:
-				if w != nil {
-					w.HandleUevent(ev)
-				}
-				if medium != nil {
-					switch v, why := medium.Match(ev); v {
-					case bootmedium.Gone:
-						d.Fire("bootmedium") // first: the log may go to a disk
-						logf("boot medium: %s", why)
-					case bootmedium.Deferred:
-						logf("boot medium: %s; just resumed: checking again in %v", why, medium.HoldEnds())
-						if !recheck.Swap(true) {
-							time.AfterFunc(medium.HoldEnds(), func() {
-								recheck.Store(false)
-								if gone := medium.Missing(); len(gone) > 0 {
-									d.Fire("bootmedium")
-									logf("boot medium: %v still gone after the resume", gone)
-								}
-							})
-						}
-					}
-				}
-			}
+		err := dispatch.Run(ctx, cfg)
+		if err == nil {
+			return
+		}
+		logf("uevents: %v; keyboards plugged in later and boot-medium removal are no longer seen", err)
+		if medium != nil {
+			d.dropTrigger("bootmedium")
 		}
 	}()
 }
