@@ -78,7 +78,7 @@ func mapped(maps []vma, p uintptr) bool {
 func findHeapIndex(mem io.ReaderAt, maps []vma, heapPtr uintptr) (uintptr, error) {
 	slot := heapIndexSlot(heapPtr)
 	word := make([]byte, 8)
-	page := make([]byte, 64<<10)
+	page := make([]byte, pageSize) // small: the heap is locked, and grows in 4 MiB steps
 	var found []uintptr
 	for _, m := range maps {
 		if m.perms != "rw-p" || !m.anon || m.end-m.start < heapIndexBytes {

@@ -71,6 +71,8 @@ type Idle struct {
 // agent sums each mapping's Locked (see qemu-tests/agent/smaps.go for how
 // it sorts them).
 type LockedMemory struct {
+	// RSSKB: resident, all mappings (smaps' Rss).
+	RSSKB   int64 `json:"rss_kb"`
 	TotalKB int64 `json:"total_kb"`
 	// BinaryKB: the executable's text, rodata, data and bss.
 	BinaryKB int64 `json:"binary_kb"`
@@ -97,7 +99,7 @@ func lockedFromIdle(line string) *LockedMemory {
 	if !ok {
 		return nil
 	}
-	return &LockedMemory{TotalKB: total, BinaryKB: kv["locked_binary_kb"], HeapKB: kv["locked_heap_kb"],
+	return &LockedMemory{RSSKB: kv["smaps_rss_kb"], TotalKB: total, BinaryKB: kv["locked_binary_kb"], HeapKB: kv["locked_heap_kb"],
 		StacksKB: kv["locked_stacks_kb"], OtherKB: kv["locked_other_kb"]}
 }
 
