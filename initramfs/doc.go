@@ -1,6 +1,5 @@
-// Package initramfs defines the wipe image: the contract between the loader
-// (ramwiped, the shutdown hook, the lab) and the wipe /init, and the builder of
-// the reproducible cpio archive that carries the /init.
+// Package initramfs defines the wipe image's contract between the loader
+// (ramwiped, the shutdown hook, the lab) and the wipe /init.
 //
 // The contract is a kernel command line. [DefaultCmdline] is what a loader
 // passes beside the image (besides console=); the /init reads its own
@@ -9,6 +8,8 @@
 // ramwipe.workers=N,
 // ramwipe.pattern=zero|0xNN.
 //
-// [Build] writes the archive; the same inputs always give byte-identical
-// output. The /init itself lives in [github.com/ramwipe/ramwipe/initramfs/wipeinit].
+// The reproducible cpio archive that carries the /init is written by
+// [github.com/ramwipe/ramwipe/initramfs/archive], a package of its own so
+// that the loaders do not link the cpio writer. The /init itself lives in
+// [github.com/ramwipe/ramwipe/initramfs/wipeinit].
 package initramfs

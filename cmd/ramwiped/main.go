@@ -68,7 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, logOptions(os.Getenv("JOURNAL_STREAM") != "")))
-	d := &daemon{cfg: cfg, plat: &linux{}, armed: armed, logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }}
+	logf := func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }
+	d := &daemon{cfg: cfg, plat: &linux{logf: logf}, armed: armed, logf: logf}
 	d.arm()
 	err = serve(ctx, d, log)
 	d.disarm()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strings"
 
@@ -15,7 +14,9 @@ import (
 // linux is the real Platform. Only run builds it, and only with --armed
 // does the daemon call the methods that change the machine.
 type linux struct {
-	kmsg *os.File
+	kmsg   *os.File
+	logf   func(string, ...any)
+	locked bool // LockMemory succeeded once
 }
 
 var _ Platform = (*linux)(nil)
@@ -51,11 +52,17 @@ func (*linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 func (*linux) StageShutdown(img kexec.Image) error { return shutdown.Stage(shutdown.Dir, img) }
 func (*linux) UnstageShutdown() error              { return shutdown.Unstage(shutdown.Dir) }
 
-func (*linux) LockMemory() error {
-	// MCL_CURRENT|MCL_FUTURE, not MCL_ONFAULT: every page resident now.
-	if err := unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE); err != nil {
-		return fmt.Errorf("mlockall(MCL_CURRENT|MCL_FUTURE): %w", err)
+// LockMemory locks ramwiped in RAM at its first arming (see lockMemory);
+// a re-arm finds it locked still: MCL_FUTURE locks every mapping made
+// since, and nothing unlocks.
+func (l *linux) LockMemory() error {
+	if l.locked {
+		return nil
 	}
+	if err := lockMemory(l.logf); err != nil {
+		return err
+	}
+	l.locked = true
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/initramfs/archive"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := initramfs.Build(&buf, []initramfs.File{{Name: "init", Data: data, Mode: 0o755}}); err != nil {
+	if err := archive.Build(&buf, []archive.File{{Name: "init", Data: data, Mode: 0o755}}); err != nil {
 		return err
 	}
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {

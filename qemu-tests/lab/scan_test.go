@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/initramfs/archive"
 	"github.com/ramwipe/ramwipe/qemu-tests/canary"
 )
 
@@ -193,7 +193,7 @@ func TestScanWipeImagePages(t *testing.T) {
 	// The wipe image's /init: two pages and a bit.
 	init := bytes.Repeat([]byte("wipe image /init "), 2*pageSize/16)
 	var img bytes.Buffer
-	require.NoError(t, initramfs.Build(&img, []initramfs.File{{Name: "init", Data: init, Mode: 0o755}}))
+	require.NoError(t, archive.Build(&img, []archive.File{{Name: "init", Data: init, Mode: 0o755}}))
 	files, err := CpioFiles(img.Bytes())
 	require.NoError(t, err)
 	require.Equal(t, [][]byte{init}, files)

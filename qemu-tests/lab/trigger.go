@@ -59,8 +59,48 @@ type Idle struct {
 	CPUTicks int   `json:"cpu_ticks"`
 	RSSKB    int64 `json:"rss_kb"`
 	LockedKB int64 `json:"locked_kb"`
+	// Locked is what /proc/PID/smaps counts as locked (resident pages in
+	// locked mappings), by what holds it; LockedKB (VmLck) counts every
+	// locked mapping's whole address space, pages or not.
+	Locked *LockedMemory `json:"locked,omitempty"`
 	// PerSecond: context switches per second, all threads together.
 	PerSecond float64 `json:"per_second"`
+}
+
+// LockedMemory is ramwiped's locked memory at rest, in kB, from smaps: the
+// agent sums each mapping's Locked (see qemu-tests/agent/smaps.go for how
+// it sorts them).
+type LockedMemory struct {
+	// RSSKB: resident, all mappings (smaps' Rss).
+	RSSKB   int64 `json:"rss_kb"`
+	TotalKB int64 `json:"total_kb"`
+	// BinaryKB: the executable's text, rodata, data and bss.
+	BinaryKB int64 `json:"binary_kb"`
+	// HeapKB: the Go heap arenas, goroutine and thread stacks included
+	// (the Go runtime allocates them there).
+	HeapKB int64 `json:"heap_kb"`
+	// StacksKB: the main thread's [stack].
+	StacksKB int64 `json:"stacks_kb"`
+	// OtherKB: every other anonymous mapping, the runtime's metadata.
+	OtherKB int64 `json:"other_kb"`
+}
+
+// lockedFromIdle reads the LAB IDLE line's smaps fields, or nil without them.
+func lockedFromIdle(line string) *LockedMemory {
+	kv := map[string]int64{}
+	for _, f := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				kv[k] = n
+			}
+		}
+	}
+	total, ok := kv["smaps_locked_kb"]
+	if !ok {
+		return nil
+	}
+	return &LockedMemory{RSSKB: kv["smaps_rss_kb"], TotalKB: total, BinaryKB: kv["locked_binary_kb"], HeapKB: kv["locked_heap_kb"],
+		StacksKB: kv["locked_stacks_kb"], OtherKB: kv["locked_other_kb"]}
 }
 
 // maxIdleWakeups is the most context switches per second ramwiped may take
@@ -95,6 +135,7 @@ func (rec *Record) idle(ctx context.Context, vm *VM, seconds int, fail func(stri
 	id.CPUTicks, _ = strconv.Atoi(m[5])
 	id.RSSKB, _ = strconv.ParseInt(m[6], 10, 64)
 	id.LockedKB, _ = strconv.ParseInt(m[7], 10, 64)
+	id.Locked = lockedFromIdle(l.Text)
 	id.PerSecond = float64(id.Switches) / id.Seconds
 	rec.Idle = &id
 	if want := int(id.Seconds * 5); id.Control < want {

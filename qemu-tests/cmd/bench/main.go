@@ -373,6 +373,16 @@ func timeline(p func(string, ...any), rep lab.BenchReport) {
 		if d := e.Idle; d != nil {
 			p("\n**ramwiped at rest** (armed, over %.0f s before the trigger, in the same run): %d context\n", d.Seconds, d.Switches)
 			p("switches over its %d threads (%.2f per second) against %d for a lab thread that wakes every\n", d.Threads, d.PerSecond, d.Control)
+			if l := d.Locked; l != nil {
+				mib := func(kb int64) float64 { return float64(kb) / 1024 }
+				p("100 ms (the measurement's control), %d clock ticks of CPU time. It had %.1f MiB resident, %.1f MiB\n", d.CPUTicks, mib(l.RSSKB), mib(l.TotalKB))
+				p("of it locked (`mlockall`: a panic reads nothing from disk), counted from `/proc/PID/smaps`\n")
+				p("(`Locked`: resident pages of locked mappings; `VmLck`, %d MiB, counts the address space the Go\n", d.LockedKB>>10)
+				p("runtime reserved and never touched too):\n\n")
+				p("| locked, MiB | binary (text, data, bss) | Go heap (goroutine and thread stacks included) | main thread's stack | other anonymous (Go runtime metadata) | total |\n|---|---|---|---|---|---|\n")
+				p("| `ramwiped` at rest | %.1f | %.1f | %.1f | %.1f | **%.1f** |\n", mib(l.BinaryKB), mib(l.HeapKB), mib(l.StacksKB), mib(l.OtherKB), mib(l.TotalKB))
+				break
+			}
 			p("100 ms (the measurement's control), %d clock ticks of CPU time, and %d MiB resident, all of it\n", d.CPUTicks, d.RSSKB>>10)
 			p("locked (`mlockall`: a panic reads nothing from disk; `VmLck`, %d MiB, also counts address\n", d.LockedKB>>10)
 			p("space the Go runtime reserved and never touched).\n")

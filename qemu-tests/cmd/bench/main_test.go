@@ -35,7 +35,8 @@ func TestRun(t *testing.T) {
 	fired.Panic = &lab.Panic{TriggerToKeysMS: 12.5, TriggerToKexecMS: 20, HostTriggerToKeysMS: 40}
 	fired.Timings.KexecToWipeInit = 6
 	fired.KeyPost = &lab.KeyScan{}
-	fired.Idle = &lab.Idle{Seconds: 60, Threads: 9, Switches: 2, Control: 600, CPUTicks: 0, RSSKB: 45000, LockedKB: 44000, PerSecond: 0.03}
+	fired.Idle = &lab.Idle{Seconds: 60, Threads: 9, Switches: 2, Control: 600, CPUTicks: 0, RSSKB: 11264, LockedKB: 1228800, PerSecond: 0.03,
+		Locked: &lab.LockedMemory{RSSKB: 11264, TotalKB: 11008, BinaryKB: 3584, HeapKB: 4096, StacksKB: 128, OtherKB: 3200}}
 	rep := lab.BenchReport{Kernel: "vmlinuz-6.1", Seconds: 600, Entries: []lab.BenchEntry{
 		fill, def, sd, fired, entry("2048M-smp2/default", 2048, lab.Scan{Pages: 2000}),
 	}}
@@ -62,6 +63,9 @@ func TestRun(t *testing.T) {
 		"memmap-1024M-default.png",
 		"| `ramwipe panic` (CLI, unix socket) | 12.5 | 20.0 | 6.0 | 2.00 | 10.0 | 40 | 0 | 0 |",
 		"over 60 s before the trigger, in the same run): 2 context\nswitches over its 9 threads (0.03 per second) against 600",
+		"It had 11.0 MiB resident, 10.8 MiB\nof it locked",
+		"`VmLck`, 1200 MiB,",
+		"| `ramwiped` at rest | 3.5 | 4.0 | 0.1 | 3.1 | **10.8** |",
 	} {
 		assert.Contains(t, string(md), want)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/initramfs/archive"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
@@ -83,7 +83,7 @@ func (b *benchRun) plan(vs []variant, contract string, all bool) []struct {
 
 // files adds what a variant's guest needs beyond the lab's: sdmem and its
 // libraries for the peer scenario.
-func (b *benchRun) files(v variant) ([]initramfs.File, error) {
+func (b *benchRun) files(v variant) ([]archive.File, error) {
 	if v.trigger != "sdmem" {
 		return nil, nil
 	}

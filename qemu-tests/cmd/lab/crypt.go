@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/initramfs/archive"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
@@ -35,14 +35,14 @@ var usbModules = []string{
 // (Debian's cryptsetup with its libraries, the modules — and with usb those
 // for the USB scenarios —, the volume and its passphrase) and the volume
 // key, fresh for every call.
-func cryptGuest(kernelDir, tmp string, usb bool) ([]initramfs.File, []byte, error) {
-	var files []initramfs.File
+func cryptGuest(kernelDir, tmp string, usb bool) ([]archive.File, []byte, error) {
+	var files []archive.File
 	add := func(name, src string, mode uint64) error {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
 		}
-		files = append(files, initramfs.File{Name: name, Data: b, Mode: mode})
+		files = append(files, archive.File{Name: name, Data: b, Mode: mode})
 		return nil
 	}
 	mods := cryptModules
@@ -60,7 +60,7 @@ func cryptGuest(kernelDir, tmp string, usb bool) ([]initramfs.File, []byte, erro
 		}
 		order = append(order, m+".ko")
 	}
-	files = append(files, initramfs.File{Name: "lab/modules/order", Data: []byte(strings.Join(order, " ") + "\n"), Mode: 0o644})
+	files = append(files, archive.File{Name: "lab/modules/order", Data: []byte(strings.Join(order, " ") + "\n"), Mode: 0o644})
 
 	bin, err := exec.LookPath("cryptsetup")
 	if err != nil {
@@ -81,8 +81,8 @@ func cryptGuest(kernelDir, tmp string, usb bool) ([]initramfs.File, []byte, erro
 		return nil, nil, err
 	}
 	files = append(files,
-		initramfs.File{Name: "lab/crypt/luks.img", Data: img, Mode: 0o600},
-		initramfs.File{Name: "lab/crypt/pass", Data: []byte(labPassphrase), Mode: 0o600})
+		archive.File{Name: "lab/crypt/luks.img", Data: img, Mode: 0o600},
+		archive.File{Name: "lab/crypt/pass", Data: []byte(labPassphrase), Mode: 0o600})
 	return files, key, nil
 }
 
@@ -104,12 +104,12 @@ func luksImage(tmp string, key []byte) ([]byte, error) {
 
 // withLibs returns the dynamically linked program bin as the guest's
 // file name, with its shared libraries and loader where Debian has them.
-func withLibs(name, bin string) ([]initramfs.File, error) {
+func withLibs(name, bin string) ([]archive.File, error) {
 	libs, err := sharedLibs(bin)
 	if err != nil {
 		return nil, err
 	}
-	var files []initramfs.File
+	var files []archive.File
 	for i, src := range append([]string{bin}, libs...) {
 		b, err := os.ReadFile(src)
 		if err != nil {
@@ -122,7 +122,7 @@ func withLibs(name, bin string) ([]initramfs.File, error) {
 				dst = "lib64/" + filepath.Base(src)
 			}
 		}
-		files = append(files, initramfs.File{Name: dst, Data: b, Mode: 0o755})
+		files = append(files, archive.File{Name: dst, Data: b, Mode: 0o755})
 	}
 	return files, nil
 }

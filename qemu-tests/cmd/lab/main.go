@@ -22,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ramwipe/ramwipe/initramfs"
+	"github.com/ramwipe/ramwipe/initramfs/archive"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
@@ -206,7 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if p.v.labInit {
 			wipeImage = labImage
 		}
-		var extra []initramfs.File
+		var extra []archive.File
 		var key []byte
 		if p.v.crypt {
 			extra, key, err = cryptGuest(*kernelDir, abs, p.v.usb)
@@ -234,12 +234,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if err != nil {
 					return err
 				}
-				extra = append(extra, initramfs.File{Name: f.name, Data: b, Mode: 0o755})
+				extra = append(extra, archive.File{Name: f.name, Data: b, Mode: 0o755})
 			}
 			extra = append(extra,
-				initramfs.File{Name: "lab/ramwipe.conf", Data: []byte(p.v.daemon), Mode: 0o644},
+				archive.File{Name: "lab/ramwipe.conf", Data: []byte(p.v.daemon), Mode: 0o644},
 				// uid 1001 is in the ramwipe group; uid 1000 is not.
-				initramfs.File{Name: "etc/group", Data: []byte("root:x:0:\nramwipe:x:990:lab\n"), Mode: 0o644})
+				archive.File{Name: "etc/group", Data: []byte("root:x:0:\nramwipe:x:990:lab\n"), Mode: 0o644})
 		}
 		initrd := filepath.Join(abs, "guest-"+strings.ReplaceAll(name, "/", "-")+".cpio")
 		if err := writeGuest(initrd, agentBin, vmlinuz, wipeImage, p.v.cmdline, extra); err != nil {
@@ -331,16 +331,16 @@ func buildImage(initBin string) ([]byte, error) {
 		return nil, err
 	}
 	var buf strings.Builder
-	err = initramfs.Build(&buf, []initramfs.File{{Name: "init", Data: data, Mode: 0o755}})
+	err = archive.Build(&buf, []archive.File{{Name: "init", Data: data, Mode: 0o755}})
 	return []byte(buf.String()), err
 }
 
-func writeGuest(path string, agent, vmlinuz, wipeImage []byte, cmdline string, extra []initramfs.File) error {
+func writeGuest(path string, agent, vmlinuz, wipeImage []byte, cmdline string, extra []archive.File) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	err = initramfs.Build(f, append([]initramfs.File{
+	err = archive.Build(f, append([]archive.File{
 		{Name: "init", Data: agent, Mode: 0o755},
 		{Name: "lab/vmlinuz", Data: vmlinuz, Mode: 0o644},
 		{Name: "lab/wipe.cpio", Data: wipeImage, Mode: 0o644},

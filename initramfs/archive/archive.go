@@ -1,4 +1,4 @@
-package initramfs
+package archive
 
 import (
 	"fmt"
@@ -29,10 +29,10 @@ func Build(w io.Writer, files []File) error {
 	for _, f := range files {
 		name := cpio.Normalize(f.Name)
 		if name == "" || name == "." || strings.HasPrefix(name, "../") {
-			return fmt.Errorf("initramfs: bad file name %q", f.Name)
+			return fmt.Errorf("archive: bad file name %q", f.Name)
 		}
 		if names[name] {
-			return fmt.Errorf("initramfs: %q given twice", f.Name)
+			return fmt.Errorf("archive: %q given twice", f.Name)
 		}
 		names[name] = true
 		for d := path.Dir(name); d != "."; d = path.Dir(d) {
@@ -45,7 +45,7 @@ func Build(w io.Writer, files []File) error {
 	}
 	for d := range dirs {
 		if names[d] {
-			return fmt.Errorf("initramfs: %q is both a file and a directory", d)
+			return fmt.Errorf("archive: %q is both a file and a directory", d)
 		}
 		recs = append(recs, cpio.Directory(d, 0o755))
 	}
@@ -55,10 +55,10 @@ func Build(w io.Writer, files []File) error {
 
 	rw := cpio.Newc.Writer(w)
 	if err := cpio.WriteRecords(rw, recs); err != nil {
-		return fmt.Errorf("initramfs: write cpio: %w", err)
+		return fmt.Errorf("archive: write cpio: %w", err)
 	}
 	if err := cpio.WriteTrailer(rw); err != nil {
-		return fmt.Errorf("initramfs: write cpio trailer: %w", err)
+		return fmt.Errorf("archive: write cpio trailer: %w", err)
 	}
 	return nil
 }
