@@ -34,7 +34,7 @@ deb-deps:
 # ramwiped, ramwipe and the shutdown hook: static, reproducible.
 binaries:
 	@mkdir -p $(BUILD)/bin
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-shutdown
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -ldflags="-buildid= -X main.version=$(VERSION)" -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-shutdown
 
 # The wipe image: a static /init in a reproducible cpio, and the kernel
 # command line the loader passes with it.
@@ -122,7 +122,9 @@ demo: lab-deps deb
 	$(call apt-ensure,debootstrap)
 	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/demo -run hotkey $(FULLSYSFLAGS)
 
-test: unit deb-check lab fullsys
+# make test fuzzes every target briefly, so that a parser regression fails CI.
+test: FUZZTIME = 3s
+test: unit fuzz deb-check lab fullsys
 
 clean:
 	rm -rf $(BUILD)

@@ -34,7 +34,18 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: ramwipe [-socket PATH] status | panic | test TRIGGER`
+const usage = `usage: ramwipe [-socket PATH] COMMAND
+
+commands:
+  status [--json]  is this machine protected? (exit 0 armed, 1 not armed, 2 no answer)
+  panic            erase the disk keys and wipe memory NOW
+  test TRIGGER     rehearse a trigger — cli, hotkey or bootmedium — and wipe nothing
+  version          print ramwipe's version
+
+options:`
+
+// version is the package version, set by the build (-ldflags -X).
+var version = "devel"
 
 // Exit codes.
 const (
@@ -55,18 +66,59 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ramwipe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", "/run/ramwipe/control.sock", "ramwiped's control socket")
-	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
+	showVersion := fs.Bool("version", false, "print ramwipe's version and exit")
+	// The flag package prints its own error; the usage is printed here,
+	// to stdout when asked for and to stderr after an error.
+	fs.Usage = func() {}
+	printUsage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprintln(w, usage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return exitOK
+		}
+		fmt.Fprintln(stderr)
+		printUsage(stderr)
 		return exitUsageCode
 	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "ramwipe", version)
+		return exitOK
+	}
 	var req control.Request
+	jsonOut := false
 	switch a := fs.Args(); {
-	case len(a) == 1 && (a[0] == "status" || a[0] == "panic"):
+	case len(a) == 0:
+		fmt.Fprintf(stderr, "ramwipe: no command given\n\n")
+		printUsage(stderr)
+		return exitUsageCode
+	case a[0] == "version" && len(a) == 1:
+		fmt.Fprintln(stdout, "ramwipe", version)
+		return exitOK
+	case a[0] == "help" && len(a) == 1:
+		printUsage(stdout)
+		return exitOK
+	case a[0] == control.CommandStatus && len(a) == 1,
+		a[0] == control.CommandPanic && len(a) == 1:
 		req = control.Request{Command: a[0]}
-	case len(a) == 2 && a[0] == "test":
-		req = control.Request{Command: "test", Arg: a[1]}
+	case a[0] == control.CommandStatus && len(a) == 2 && (a[1] == "--json" || a[1] == "-json"):
+		req, jsonOut = control.Request{Command: a[0]}, true
+	case a[0] == control.CommandTest && len(a) == 2:
+		req = control.Request{Command: control.CommandTest, Arg: a[1]}
+		if err := req.Validate(); err != nil {
+			fmt.Fprintf(stderr, "ramwipe: %v\n", err)
+			return exitUsageCode
+		}
+	case a[0] == control.CommandStatus, a[0] == control.CommandPanic, a[0] == control.CommandTest:
+		fmt.Fprintf(stderr, "ramwipe: %s: wrong arguments %q\n\n", a[0], a[1:])
+		printUsage(stderr)
+		return exitUsageCode
 	default:
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintf(stderr, "ramwipe: unknown command %q\n\n", a[0])
+		printUsage(stderr)
 		return exitUsageCode
 	}
 	timeout := requestTimeout
@@ -98,6 +150,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ramwipe: %s\n", reply.Text)
 		return exitFailed
 	}
+	if jsonOut {
+		fmt.Fprintln(stdout, reply.Text)
+		return statusCode(reply.Text)
+	}
 	if req.Command != "status" {
 		fmt.Fprintln(stdout, reply.Text)
 		if reply.DryRun() {
@@ -106,6 +162,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	return printStatus(stdout, stderr, reply.Text)
+}
+
+// statusCode is status's exit code for a status reply's JSON.
+func statusCode(text string) int {
+	var s control.Status
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return exitFailed
+	}
+	if s.State != control.StateArmed {
+		return exitNotArmed
+	}
+	return exitOK
 }
 
 func printStatus(stdout, stderr io.Writer, text string) int {

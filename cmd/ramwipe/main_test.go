@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,17 +15,47 @@ import (
 // TestREADMEUsage keeps the README's usage block equal to `ramwipe -h`.
 func TestREADMEUsage(t *testing.T) {
 	var out bytes.Buffer
-	assert.Equal(t, exitUsageCode, run(context.Background(), []string{"-h"}, &out, &out))
+	assert.Equal(t, exitOK, run(context.Background(), []string{"-h"}, &out, &out))
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
-	require.Contains(t, string(readme), "$ ramwipe -h\n"+out.String(), "README.md must show `ramwipe -h` exactly:\n%s", out.String())
+	if !strings.Contains(string(readme), "$ ramwipe -h\n"+out.String()) {
+		t.Fatalf("README.md must show `ramwipe -h` exactly:\n%s", out.String())
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"explode"}, {"test"}, {"panic", "now"}} {
-		var out bytes.Buffer
-		assert.Equal(t, exitUsageCode, run(context.Background(), args, &out, &out), "run(%q)", args)
-		assert.Contains(t, out.String(), "usage: ramwipe")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{args: []string{}, want: "no command given"},
+		{args: []string{"explode"}, want: `unknown command "explode"`},
+		{args: []string{"test"}, want: "test: wrong arguments"},
+		{args: []string{"panic", "now"}, want: "panic: wrong arguments"},
+		{args: []string{"status", "--yaml"}, want: "status: wrong arguments"},
+		{args: []string{"test", "Hot Key"}, want: `invalid trigger name "Hot Key"`},
+		{args: []string{"-bogus"}, want: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, exitUsageCode, run(context.Background(), tt.args, &stdout, &stderr), "run(%q)", tt.args)
+		assert.Contains(t, stderr.String(), tt.want, "run(%q)", tt.args)
+		assert.NotContains(t, stderr.String(), "ramwipe: ramwipe", "no doubled prefix")
+		assert.Empty(t, stdout.String(), "errors go to stderr")
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, exitOK, run(context.Background(), args, &stdout, &stderr), "run(%q)", args)
+		assert.Contains(t, stdout.String(), "test TRIGGER     rehearse a trigger — cli, hotkey or bootmedium", "run(%q): the usage, on stdout", args)
+		assert.Empty(t, stderr.String())
+	}
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		var stdout bytes.Buffer
+		assert.Equal(t, exitOK, run(context.Background(), args, &stdout, &stdout), "run(%q)", args)
+		assert.Equal(t, "ramwipe devel\n", stdout.String())
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,18 +246,52 @@ func TestFlags(t *testing.T) {
 	dir := t.TempDir()
 	conf := dir + "/ramwipe.conf"
 	require.NoError(t, os.WriteFile(conf, []byte("group = wheel\nkernel = /boot/a\n"), 0o644))
-	cfg, armed, err := flags([]string{"--config", conf, "--kernel", "/boot/b"}, &discard{})
+	cfg, armed, err := flags([]string{"--config", conf, "--kernel", "/boot/b"}, &discard{}, &discard{})
 	require.NoError(t, err)
 	assert.False(t, armed)
 	assert.Equal(t, "wheel", cfg.Group)
 	assert.Equal(t, "/boot/b", cfg.Kernel, "flags override the file")
 
-	_, _, err = flags([]string{"--config", dir + "/missing.conf", "--armed"}, &discard{})
+	_, _, err = flags([]string{"--config", dir + "/missing.conf", "--armed"}, &discard{}, &discard{})
 	assert.NoError(t, err, "a missing config file is not an error")
 
 	require.NoError(t, os.WriteFile(conf, []byte("kernel = b\n"), 0o644))
-	_, _, err = flags([]string{"--config", conf}, &discard{})
+	_, _, err = flags([]string{"--config", conf}, &discard{}, &discard{})
 	assert.ErrorContains(t, err, conf+":1:")
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := dir+"/good.conf", dir+"/bad.conf"
+	require.NoError(t, os.WriteFile(good, []byte("group = wheel\n"), 0o644))
+	require.NoError(t, os.WriteFile(bad, []byte("group = wheel\nhotkey = ctrl+nonsense\nlock_kexec = maybe\n"), 0o644))
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantErr    []string
+	}{
+		{name: "help", args: []string{"-h"}, wantCode: 0, wantStdout: "usage: ramwiped [options]"},
+		{name: "version", args: []string{"-version"}, wantCode: 0, wantStdout: "ramwiped devel\n"},
+		{name: "check a good file", args: []string{"-check-config", good}, wantCode: 0, wantStdout: good + ": good\n"},
+		{name: "check -config", args: []string{"-config", good, "-check-config"}, wantCode: 0, wantStdout: good + ": good\n"},
+		{name: "check a bad file", args: []string{"-check-config", bad}, wantCode: 1, wantErr: []string{bad + ":2:", bad + ":3:"}},
+		{name: "check a missing file", args: []string{"-check-config", dir + "/none.conf"}, wantCode: 1, wantErr: []string{"no such file"}},
+		{name: "unknown flag", args: []string{"-bogus"}, wantCode: 64, wantErr: []string{"flag provided but not defined", "ramwiped -h"}},
+		{name: "stray argument", args: []string{"-config", good, "now"}, wantCode: 64, wantErr: []string{`unexpected argument "now"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			_, _, err := flags(tt.args, &stdout, &stderr)
+			assert.Equal(t, tt.wantCode, exitCode(err), "exit code of %q (err %v)", tt.args, err)
+			assert.Contains(t, stdout.String(), tt.wantStdout)
+			for _, w := range tt.wantErr {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
 }
 
 type discard struct{}

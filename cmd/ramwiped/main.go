@@ -23,36 +23,85 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "ramwiped:", err)
-		os.Exit(1)
+		if !errors.Is(err, errDone) {
+			fmt.Fprintln(os.Stderr, "ramwiped:", err)
+		}
+		os.Exit(exitCode(err))
 	}
 }
 
-// flags parses the command line over the config file's values.
-func flags(args []string, stderr io.Writer) (cfg Config, armed bool, err error) {
+// version is the package version, set by the build (-ldflags -X).
+var version = "devel"
+
+// errDone ends run early with exit 0: -h, -version, a good -check-config.
+var errDone = errors.New("done")
+
+// errUsage wraps a command-line error (exit 64, as sysexits' EX_USAGE).
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, errDone):
+		return 0
+	case errors.Is(err, errUsage):
+		return 64
+	}
+	return 1
+}
+
+const defaultConfig = "/etc/ramwipe/ramwipe.conf"
+
+// flags parses the command line over the config file's values. -h,
+// -version and -check-config answer on stdout and return errDone.
+func flags(args []string, stdout, stderr io.Writer) (cfg Config, armed bool, err error) {
 	fs := flag.NewFlagSet("ramwiped", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "/etc/ramwipe/ramwipe.conf", "config file (a missing file is not an error)")
+	fs.Usage = func() {}
+	config := fs.String("config", defaultConfig, "config file (a missing file is not an error)")
 	kernel := fs.String("kernel", "", "kernel the wipe image boots (default: the running kernel's /boot/vmlinuz-$(uname -r))")
 	initrd := fs.String("initramfs", "", "the wipe image (overrides the config file)")
 	extra := fs.String("cmdline-extra", "", "added to the wipe kernel's command line")
 	socket := fs.String("socket", "", "control socket path (overrides the config file)")
 	armedF := fs.Bool("armed", false, "really erase keys and wipe on a trigger; without it ramwiped only logs")
+	check := fs.Bool("check-config", false, "check the config file (-config, or the file named after the flags) and exit: 0 if good, 1 with file:line errors")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		return cfg, false, err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "usage: ramwiped [options]")
+			fs.PrintDefaults()
+			return cfg, false, errDone
+		}
+		return cfg, false, fmt.Errorf("%w: %v (ramwiped -h lists the options)", errUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return cfg, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if *showVersion {
+		fmt.Fprintln(stdout, "ramwiped", version)
+		return cfg, false, errDone
+	}
+	switch {
+	case *check && fs.NArg() == 1:
+		*config = fs.Arg(0)
+	case fs.NArg() > 0:
+		return cfg, false, fmt.Errorf("%w: unexpected argument %q (ramwiped -h lists the options)", errUsage, fs.Arg(0))
 	}
 	cfg = DefaultConfig()
 	data, err := os.ReadFile(*config)
 	switch {
 	case err == nil:
 		if cfg, err = ParseConfig(*config, data, cfg); err != nil {
-			return cfg, false, fmt.Errorf("refusing to start with a bad config file:\n%w", err)
+			if *check {
+				return cfg, false, err
+			}
+			return cfg, false, fmt.Errorf("refusing to start with a bad config file (ramwiped -check-config checks one before a restart):\n%w", err)
 		}
+	case *check:
+		return cfg, false, fmt.Errorf("check %s: %w", *config, err)
 	case !errors.Is(err, os.ErrNotExist):
 		return cfg, false, err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: good\n", *config)
+		return cfg, false, errDone
 	}
 	for dst, v := range map[*string]string{&cfg.Kernel: *kernel, &cfg.Initramfs: *initrd, &cfg.CmdlineExtra: *extra, &cfg.Socket: *socket} {
 		if v != "" {
@@ -63,7 +112,7 @@ func flags(args []string, stderr io.Writer) (cfg Config, armed bool, err error) 
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, armed, err := flags(args, stderr)
+	cfg, armed, err := flags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,7 @@ func resolve(root string, opts Options) (*Medium, error) {
 	sort.Slice(m.Devices, func(i, j int) bool { return m.Devices[i].DevPath < m.Devices[j].DevPath })
 	for _, d := range m.Devices {
 		if !d.Watched {
-			logf("boot medium: %s is not removable: not watched (set WatchFixed or a kill cord to watch it)", d.Desc)
+			logf("boot medium: %s — to watch it anyway set boot_medium = fixed in ramwipe.conf, or name a kill_cord", d.Desc)
 		}
 	}
 	return m, errors.Join(errs...)

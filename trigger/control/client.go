@@ -19,7 +19,7 @@ import (
 // machine is gone).
 func Do(ctx context.Context, path string, r Request) (Reply, error) {
 	if err := r.Validate(); err != nil {
-		return Reply{}, fmt.Errorf("ramwipe request: %w", err)
+		return Reply{}, fmt.Errorf("invalid request: %w", err)
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)

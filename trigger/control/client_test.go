@@ -99,7 +99,7 @@ func TestDoSendsOneLine(t *testing.T) {
 
 func TestDoInvalidRequest(t *testing.T) {
 	_, err := Do(context.Background(), filepath.Join(t.TempDir(), "none"), Request{Command: CommandTest, Arg: "Hot Key"})
-	require.ErrorContains(t, err, `ramwipe request: invalid trigger name "Hot Key"`)
+	require.ErrorContains(t, err, `invalid request: invalid trigger name "Hot Key"`)
 }
 
 func TestDoNoDaemon(t *testing.T) {

@@ -69,7 +69,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	imgDir := "" // performance.md links the pictures beside it
 	if *docs != "" {
+		// Linked from the file the section goes into.
 		imgDir = *docs
+		if *readme != "" {
+			if rel, err := filepath.Rel(filepath.Dir(*readme), *docs); err == nil {
+				imgDir = rel
+			}
+		}
 		if err := writePNG(filepath.Join(*docs, "bench-peers.png"), chart); err != nil {
 			return err
 		}
