@@ -195,7 +195,18 @@ func printStatus(stdout, stderr io.Writer, text string) int {
 		devs = "none"
 	}
 	fmt.Fprintf(stdout, "crypt devices:  %s\n", devs)
-	fmt.Fprintf(stdout, "triggers:       %s\n", strings.Join(s.Triggers, ", "))
+	if len(s.Watching) == 0 {
+		fmt.Fprintf(stdout, "triggers:       %s\n", strings.Join(s.Triggers, ", "))
+	} else {
+		fmt.Fprintf(stdout, "triggers:\n")
+		for _, w := range s.Watching {
+			on := "off"
+			if w.On {
+				on = "on "
+			}
+			fmt.Fprintf(stdout, "  %-11s %s  %s\n", w.Trigger, on, w.What)
+		}
+	}
 	fmt.Fprintf(stdout, "kexec locked:   %v\n", s.KexecLocked)
 	if s.ShutdownWipe != "" {
 		fmt.Fprintf(stdout, "shutdown wipe:  %s\n", s.ShutdownWipe)

@@ -74,6 +74,10 @@ func TestPrintStatus(t *testing.T) {
 	assert.Contains(t, out.String(), "crypt devices:  cryptroot")
 	assert.Contains(t, out.String(), "triggers:       cli, hotkey")
 	out.Reset()
+	printStatus(&out, &out, `{"state":"armed","watching":[{"trigger":"hotkey","on":true,"what":"left ctrl + right ctrl + backspace on 1 keyboards: kbd (/dev/input/event0)"},{"trigger":"bootmedium","what":"off: nothing removable"}]}`)
+	assert.Contains(t, out.String(), "  hotkey      on   left ctrl + right ctrl + backspace on 1 keyboards")
+	assert.Contains(t, out.String(), "  bootmedium  off  off: nothing removable")
+	out.Reset()
 	assert.Equal(t, exitOK, printStatus(&out, &out, `{"state":"armed"}`))
 	assert.Equal(t, exitFailed, printStatus(&out, &out, `not json`))
 }

@@ -72,7 +72,9 @@ type daemon struct {
 	triggers []string
 	// rehearse holds, per trigger, a rehearsal in progress: the next time
 	// that trigger fires it is reported on the channel instead of wiping.
-	rehearse  map[string]chan struct{}
+	rehearse map[string]chan struct{}
+	// watches describe each trigger for the status, called at status time.
+	watches   map[string]func() control.Watch
 	panicErr  string        // why the panic sequence returned, if it did
 	refused   func() uint64 // the control socket's refusal count; nil before serve
 	rehearsal time.Duration // how long Test waits (default control.RehearsalWindow)
@@ -330,11 +332,40 @@ func (d *daemon) snapshot() Status {
 		st.LastError = d.panicErr
 	}
 	refused := d.refused
+	var watches []func() control.Watch
+	for _, t := range watchOrder {
+		if f, ok := d.watches[t]; ok {
+			watches = append(watches, f)
+		}
+	}
 	d.mu.Unlock()
 	if refused != nil {
 		st.Refused = refused()
 	}
+	for _, f := range watches {
+		st.Watching = append(st.Watching, f())
+	}
 	return st
+}
+
+// watchOrder is the order of the triggers in the status.
+var watchOrder = []string{"cli", "hotkey", "bootmedium"}
+
+// setWatch records how the status describes a trigger: what returns
+// what it watches now (it is called on every status request, outside
+// any lock of the daemon).
+func (d *daemon) setWatch(trigger string, what func() control.Watch) {
+	d.mu.Lock()
+	if d.watches == nil {
+		d.watches = map[string]func() control.Watch{}
+	}
+	d.watches[trigger] = what
+	d.mu.Unlock()
+}
+
+// watchOff records that a trigger is off, and why.
+func (d *daemon) watchOff(trigger, why string) {
+	d.setWatch(trigger, func() control.Watch { return control.Watch{Trigger: trigger, What: why} })
 }
 
 // cryptLister is a KeyEraser that can list the dm-crypt devices now.

@@ -142,3 +142,16 @@ func TestRearmKeepsFileDescriptors(t *testing.T) {
 	}
 	assert.Equal(t, before, openFDs(t), "file descriptors after 50 re-arms")
 }
+
+func TestStatusSaysWhatIsWatched(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	d.watchOff("bootmedium", "off: nothing removable to watch")
+	d.setWatch("hotkey", func() control.Watch { return control.Watch{Trigger: "hotkey", On: true, What: "the chord on 2 keyboards"} })
+	st := status(t, d)
+	assert.Equal(t, []control.Watch{
+		{Trigger: "hotkey", On: true, What: "the chord on 2 keyboards"},
+		{Trigger: "bootmedium", What: "off: nothing removable to watch"},
+	}, st.Watching, "in a fixed order, each with what it watches or why it is off")
+}

@@ -53,8 +53,16 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 	d.refused = srv.Refused
 	d.mu.Unlock()
 	if err := srv.Listen(); err != nil {
+		d.watchOff("cli", fmt.Sprintf("control socket: %v", err))
 		return fmt.Errorf("control socket: %w", err)
 	}
+	who := "root only"
+	if gid >= 0 {
+		who = fmt.Sprintf("root and group %s", d.cfg.Group)
+	}
+	d.setWatch("cli", func() control.Watch {
+		return control.Watch{Trigger: "cli", On: true, What: fmt.Sprintf("ramwipe panic on %s (%s)", d.cfg.Socket, who)}
+	})
 	log.Info("ready", "socket", d.cfg.Socket, "status", d.Status())
 	if err := notify("READY=1\n" + statusLine(d.snapshot())); err != nil {
 		log.Warn(fmt.Sprintf("sd_notify: %v", err))
@@ -104,13 +112,18 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 	if d.cfg.Hotkey != "off" {
 		if w, err := newHotkey(d, logf); err != nil {
 			logf("hotkey: %v; the hotkey is off", err)
+			d.watchOff("hotkey", fmt.Sprintf("off: %v (fix hotkey = in ramwipe.conf)", err))
 		} else {
 			cfg.Hotkey = w
 		}
+	} else {
+		d.watchOff("hotkey", "off: hotkey = off in ramwipe.conf")
 	}
 	var medium *bootmedium.Matcher
 	if d.cfg.BootMedium != "off" || len(d.cfg.KillCords) > 0 {
 		medium = newBootMedium(d, logf)
+	} else {
+		d.watchOff("bootmedium", "off: boot_medium = off in ramwipe.conf, and no kill_cord")
 	}
 	if medium != nil {
 		cfg.Medium = medium // never a nil *Matcher in the interface
@@ -123,6 +136,7 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 		logf("uevents: %v; keyboards plugged in later and boot-medium removal are not seen", err)
 		if medium != nil {
 			d.dropTrigger("bootmedium")
+			d.watchOff("bootmedium", fmt.Sprintf("off: kernel uevents: %v", err))
 		}
 		return
 	}
@@ -141,6 +155,7 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 		logf("uevents: %v; keyboards plugged in later and boot-medium removal are no longer seen", err)
 		if medium != nil {
 			d.dropTrigger("bootmedium")
+			d.watchOff("bootmedium", fmt.Sprintf("off: kernel uevents: %v (restart ramwiped)", err))
 		}
 	}()
 }
@@ -159,6 +174,14 @@ func newHotkey(d *daemon, logf func(string, ...any)) (*hotkey.Watcher, error) {
 		logf("hotkey: %v", err)
 	}
 	d.addTrigger("hotkey")
+	d.setWatch("hotkey", func() control.Watch {
+		kbds := w.Keyboards()
+		what := fmt.Sprintf("%s, held together, on %d keyboards: %s", chord, len(kbds), strings.Join(kbds, "; "))
+		if len(kbds) == 0 {
+			what = fmt.Sprintf("%s, on any keyboard plugged in (none now)", chord)
+		}
+		return control.Watch{Trigger: "hotkey", On: true, What: what}
+	})
 	logf("hotkey: %s on %d keyboards", chord, len(w.Devices()))
 	return w, nil
 }
@@ -169,14 +192,19 @@ func newBootMedium(d *daemon, logf func(string, ...any)) *bootmedium.Matcher {
 	m, err := bootmedium.Resolve(bootmedium.Options{KillCords: d.cfg.KillCords, WatchFixed: d.cfg.BootMedium == "fixed", Logf: logf})
 	if err != nil {
 		logf("boot medium: %v; the boot-medium trigger is off", err)
+		d.watchOff("bootmedium", fmt.Sprintf("off: %v", err))
 		return nil
 	}
 	matcher := bootmedium.NewMatcher(m, bootmedium.MatcherConfig{Logf: logf})
 	if !matcher.Watching() {
 		logf("boot medium: nothing removable to watch (%s): the boot-medium trigger is off; boot_medium = fixed or a kill_cord turns it on", m)
+		d.watchOff("bootmedium", fmt.Sprintf("off: nothing removable to watch (%s); boot_medium = fixed or a kill_cord in ramwipe.conf turns it on", m))
 		return nil
 	}
 	d.addTrigger("bootmedium")
+	d.setWatch("bootmedium", func() control.Watch {
+		return control.Watch{Trigger: "bootmedium", On: true, What: "removal of " + m.String()}
+	})
 	logf("boot medium: watching %s", m)
 	return matcher
 }

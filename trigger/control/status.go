@@ -70,4 +70,15 @@ type Status struct {
 	// Refused counts the control connections refused since ramwiped
 	// started (not authorized, or every slot taken); see [Server.Refused].
 	Refused uint64 `json:"refused_connections"`
+	// Watching says, per trigger, what it watches now or why it is off.
+	Watching []Watch `json:"watching,omitempty"`
+}
+
+// Watch is what one trigger watches, or why it is off.
+type Watch struct {
+	Trigger string `json:"trigger"`
+	On      bool   `json:"on"`
+	// What it watches ("left ctrl + right ctrl + backspace on: …"), or
+	// why it is off and what turns it on.
+	What string `json:"what"`
 }

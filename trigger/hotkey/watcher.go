@@ -193,6 +193,22 @@ func (w *Watcher) Devices() []string {
 	return paths
 }
 
+// Keyboards describes the devices watched now, "name (path)", sorted by
+// path: what `ramwipe status` shows.
+func (w *Watcher) Keyboards() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	paths := make([]string, 0, len(w.devs))
+	for p := range w.devs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for i, p := range paths {
+		paths[i] = fmt.Sprintf("%s (%s)", w.devs[p].d.Name(), p)
+	}
+	return paths
+}
+
 // Close stops watching: it closes every device and waits for their
 // goroutines to end.
 func (w *Watcher) Close() error {

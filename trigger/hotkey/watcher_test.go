@@ -188,6 +188,7 @@ func TestWatcherChord(t *testing.T) {
 	h.in.plug(t, "mice", newFakeDev("not an event node"))
 	require.NoError(t, h.w.Scan())
 	assert.Equal(t, []string{filepath.Join(h.in.root, "dev/input/event0")}, h.w.Devices())
+	assert.Equal(t, []string{"AT Translated Set 2 keyboard (" + filepath.Join(h.in.root, "dev/input/event0") + ")"}, h.w.Keyboards())
 	assert.ElementsMatch(t, []string{"event0", "event1"}, h.in.opened, "only event nodes are opened")
 
 	kbd.send(t, press(lctrl), syn, press(keyA), syn, release(keyA), syn, press(rctrl), syn)
