@@ -55,6 +55,7 @@ install: binaries initramfs
 	install -D -m 0644 debian/ramwipe.conf $(DESTDIR)/etc/ramwipe/ramwipe.conf
 	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
 	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop
+	install -D -m 0644 data/ramwipe.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/ramwipe
 	install -D -m 0644 man/ramwipe.8 $(DESTDIR)/usr/share/man/man8/ramwipe.8
 	install -D -m 0644 man/ramwiped.8 $(DESTDIR)/usr/share/man/man8/ramwiped.8
 	install -D -m 0644 man/ramwipe.conf.5 $(DESTDIR)/usr/share/man/man5/ramwipe.conf.5
