@@ -12,7 +12,7 @@ LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys bench demo test clean
+.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys bench demo test test-all clean
 
 all: binaries initramfs
 
@@ -126,6 +126,12 @@ demo: lab-deps deb
 # make test fuzzes every target briefly, so that a parser regression fails CI.
 test: FUZZTIME = 3s
 test: unit fuzz deb-check lab fullsys
+
+# make test, and the longer lab matrices: every guest size and scenario.
+test-all: FUZZTIME = 3s
+test-all: unit fuzz deb-check
+	$(MAKE) lab LABFLAGS='-all $(LABFLAGS)'
+	$(MAKE) fullsys
 
 clean:
 	rm -rf $(BUILD)
