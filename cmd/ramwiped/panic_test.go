@@ -148,7 +148,9 @@ func TestStatusSaysWhatIsWatched(t *testing.T) {
 	d := newDaemon(p, true, DefaultConfig())
 	d.arm()
 	d.watchOff("bootmedium", "off: nothing removable to watch")
-	d.setWatch("hotkey", func() control.Watch { return control.Watch{Trigger: "hotkey", On: true, What: "the chord on 2 keyboards"} })
+	d.setWatch("hotkey", func() control.Watch {
+		return control.Watch{Trigger: "hotkey", On: true, What: "the chord on 2 keyboards"}
+	})
 	st := status(t, d)
 	assert.Equal(t, []control.Watch{
 		{Trigger: "hotkey", On: true, What: "the chord on 2 keyboards"},
