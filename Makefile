@@ -48,10 +48,10 @@ initramfs:
 install: binaries initramfs
 	install -D -m 0755 $(BUILD)/bin/ramwiped $(DESTDIR)/usr/sbin/ramwiped
 	install -D -m 0755 $(BUILD)/bin/ramwipe $(DESTDIR)/usr/bin/ramwipe
-	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/lib/systemd/system-shutdown/ramwipe
+	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/usr/lib/systemd/system-shutdown/ramwipe
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cpio $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cpio
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cmdline $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cmdline
-	install -D -m 0644 debian/ramwiped.service $(DESTDIR)/lib/systemd/system/ramwiped.service
+	install -D -m 0644 debian/ramwiped.service $(DESTDIR)/usr/lib/systemd/system/ramwiped.service
 	install -D -m 0644 debian/ramwipe.conf $(DESTDIR)/etc/ramwipe/ramwipe.conf
 	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
 	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop

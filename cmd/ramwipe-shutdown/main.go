@@ -1,5 +1,5 @@
 // Command ramwipe-shutdown is ramwipe's systemd-shutdown hook, installed as
-// /lib/systemd/system-shutdown/ramwipe. At the very end of every
+// /usr/lib/systemd/system-shutdown/ramwipe. At the very end of every
 // poweroff, reboot, halt and kexec — services stopped, file systems
 // unmounted or read-only, dm-crypt devices removed — systemd-shutdown runs
 // it with the verb as argv[1]. It loads the wipe image ramwiped staged
