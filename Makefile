@@ -44,14 +44,17 @@ initramfs:
 	$(GO) run ./initramfs/mkinitramfs -init $(BUILD)/wipeinit -o $(BUILD)/ramwipe-initramfs.cpio
 	@echo "wrote $(BUILD)/ramwipe-initramfs.cpio and $(BUILD)/ramwipe-initramfs.cmdline"
 
-# What the package installs, below DESTDIR (debian/rules calls this).
+# What the package installs, below DESTDIR (debian/rules calls this, with
+# UNITDIR empty: dh_installsystemd installs, enables and starts the unit
+# where the release's debhelper wants it).
+UNITDIR ?= /usr/lib/systemd/system
 install: binaries initramfs
 	install -D -m 0755 $(BUILD)/bin/ramwiped $(DESTDIR)/usr/sbin/ramwiped
 	install -D -m 0755 $(BUILD)/bin/ramwipe $(DESTDIR)/usr/bin/ramwipe
 	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/usr/lib/systemd/system-shutdown/ramwipe
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cpio $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cpio
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cmdline $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cmdline
-	install -D -m 0644 debian/ramwiped.service $(DESTDIR)/usr/lib/systemd/system/ramwiped.service
+	[ -z "$(UNITDIR)" ] || install -D -m 0644 debian/ramwipe.ramwiped.service $(DESTDIR)$(UNITDIR)/ramwiped.service
 	install -D -m 0644 debian/ramwipe.conf $(DESTDIR)/etc/ramwipe/ramwipe.conf
 	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
 	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop
