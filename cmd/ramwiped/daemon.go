@@ -64,8 +64,9 @@ type daemon struct {
 	// checks that find the image gone start one re-arm, not many.
 	rearming atomic.Bool
 
-	armMu sync.Mutex // held by arm and disarm; never by a trigger
-	res   resources  // guarded by armMu
+	armMu   sync.Mutex // held by arm and disarm; never by a trigger
+	res     resources  // guarded by armMu
+	stopped bool       // guarded by armMu: disarmed, so never arm again
 
 	mu sync.Mutex
 	// triggers are the active triggers, for the status and Test.
@@ -108,7 +109,7 @@ const imageCheckInterval = time.Minute
 func (d *daemon) arm() {
 	d.armMu.Lock()
 	defer d.armMu.Unlock()
-	if d.panicked.Load() {
+	if d.panicked.Load() || d.stopped {
 		return
 	}
 	a := d.build()
@@ -244,6 +245,7 @@ const lockedShutdownWipe = "staged, kexec locked: poweroff, halt and kexec wipe 
 func (d *daemon) disarm() {
 	d.armMu.Lock()
 	defer d.armMu.Unlock()
+	d.stopped = true // a re-arm still queued must not load the image again
 	a := d.cur.Load()
 	switch {
 	case a == nil, !a.seq.Armed, d.panicked.Load():

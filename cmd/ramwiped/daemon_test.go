@@ -438,6 +438,14 @@ func TestDisarm(t *testing.T) {
 	p = &fakePlatform{cmdline: "memtest=1"}
 	d = newDaemon(p, true, DefaultConfig())
 	d.arm()
+	d.disarm()
+	p.calls = nil
+	d.rearm() // one queued by the upgrade watch or the image check
+	assert.Empty(t, p.calls, "after disarm nothing loads the image again (systemctl reboot would kexec it)")
+
+	p = &fakePlatform{cmdline: "memtest=1"}
+	d = newDaemon(p, true, DefaultConfig())
+	d.arm()
 	_ = d.Panic("hotkey")
 	p.calls = nil
 	d.disarm()
