@@ -12,7 +12,7 @@ LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys bench demo test test-all clean
+.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check deb-check-trixie unit fuzz lab fullsys bench demo test test-all clean
 
 all: binaries initramfs
 
@@ -81,6 +81,12 @@ deb: deb-deps
 deb-check: deb
 	lintian --fail-on error,warning --display-info $(BUILD)/ramwipe_$(VERSION)_amd64.deb
 
+# The .deb built in a Debian 13 (trixie) build root and checked by trixie's
+# lintian (build/trixie/); the root is made once in LAB_CACHE.
+deb-check-trixie:
+	$(call apt-ensure,debootstrap)
+	tools/deb-in-suite trixie $(LAB_CACHE) $(BUILD)/trixie
+
 unit:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above are not formatted"; exit 1; }
@@ -95,8 +101,16 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
 
+# The lab kernel: Debian's current one from this machine's apt, from another
+# suite (LAB_SUITE=trixie), or your own (KERNEL=/boot/vmlinuz-$(uname -r),
+# MODULES= if its modules are not in /lib/modules/RELEASE).
+LAB_SUITE ?=
+KERNEL    ?=
+MODULES   ?=
+LAB_KERNEL_DIR = $$(if [ -n '$(KERNEL)' ]; then qemu-tests/own-kernel.sh $(LAB_CACHE) '$(KERNEL)' '$(MODULES)'; else qemu-tests/fetch-kernel.sh $(LAB_CACHE) $(LAB_SUITE); fi)
+
 lab: lab-deps initramfs
-	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/lab $(LABFLAGS)
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/lab $(LABFLAGS)
 
 # The full-system lab: ramwipe's .deb on a Debian bookworm guest built with
 # debootstrap (cached in LAB_CACHE until its recipe changes).
@@ -117,7 +131,7 @@ $(SDMEM):
 bench: lab-deps initramfs $(SDMEM)
 	@mkdir -p $(BUILD)/bench
 	$(GO) test -json -run '^$$' -bench . -benchtime 20x ./wipe/fill ./qemu-tests/lab > $(BUILD)/bench/host.json
-	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$$(qemu-tests/fetch-kernel.sh $(LAB_CACHE))" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/bench -bench -sdmem $(SDMEM) $(LABFLAGS)
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/bench -bench -sdmem $(SDMEM) $(LABFLAGS)
 	$(GO) run ./qemu-tests/cmd/bench -dir $(BUILD)/bench
 
 # The main job: a Debian system with ramwipe installed and a LUKS2 volume

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,20 +14,23 @@ import (
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
-// cryptModules are the lab kernel's modules a LUKS2 aes-xts volume on a
-// loop device needs, in load order (xts wraps ecb(aes); aes is built in),
-// and evdev for ramwiped's hotkey (the PS/2 keyboard driver is built in).
-var cryptModules = []string{"loop", "dm-mod", "ecb", "xts", "dm-crypt", "evdev"}
+// cryptModules are the modules a LUKS2 aes-xts volume on a loop device
+// needs, and evdev for ramwiped's hotkey (the PS/2 keyboard driver is built
+// in); the lab loads their dependencies first, from each module's modinfo
+// (see moduleTree.loadOrder), so that any Debian kernel works. A name with
+// '?' is a crypto driver that is loaded if the kernel has it as a module:
+// dm-crypt asks the crypto API for "xts(aes)" by name, and the guest has
+// no modprobe to load one on demand.
+var cryptModules = []string{"?aes_generic", "?aesni_intel", "loop", "dm_mod", "ecb", "xts", "dm_crypt", "evdev"}
 
 // usbModules are those the USB scenarios need besides: the xHCI controller,
 // USB keyboards (HID), USB sticks (usb-storage, SCSI disks) and ext4 on
-// them, in dependency order (modinfo -F depends; crc-t10dif and
-// crc64-rocksoft look up their crypto drivers when they load).
+// them, with the crypto drivers that crc-t10dif, crc64-rocksoft and ext4
+// look up by name when they load.
 var usbModules = []string{
-	"usb-common", "usbcore", "xhci-hcd", "xhci-pci", "hid", "usbhid", "hid-generic",
-	"scsi_common", "scsi_mod", "usb-storage", "crct10dif_common", "crct10dif_generic",
-	"crc-t10dif", "crc64", "crc64_rocksoft_generic", "crc64-rocksoft", "t10-pi", "sd_mod",
-	"crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
+	"xhci_pci", "usbhid", "hid_generic",
+	"?crct10dif_generic", "?crct10dif_pclmul", "?crc64_rocksoft_generic", "?crc32c_generic", "?crc32c_intel",
+	"usb_storage", "sd_mod", "ext4",
 }
 
 // cryptGuest returns the files the guest needs to open a LUKS2 volume
@@ -37,28 +39,22 @@ var usbModules = []string{
 // key, fresh for every call.
 func cryptGuest(kernelDir, tmp string, usb bool) ([]archive.File, []byte, error) {
 	var files []archive.File
-	add := func(name, src string, mode uint64) error {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		files = append(files, archive.File{Name: name, Data: b, Mode: mode})
-		return nil
-	}
 	mods := cryptModules
 	if usb {
 		mods = append(slices.Clone(usbModules), cryptModules...)
 	}
-	paths, err := findModules(kernelDir, mods)
+	tree, err := findModuleTree(kernelDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	names, images, err := tree.loadOrder(mods)
 	if err != nil {
 		return nil, nil, err
 	}
 	var order []string
-	for i, m := range mods {
-		if err := add("lab/modules/"+m+".ko", paths[i], 0o644); err != nil {
-			return nil, nil, err
-		}
-		order = append(order, m+".ko")
+	for i, m := range names {
+		files = append(files, archive.File{Name: "lab/modules/" + strings.TrimPrefix(m, "?") + ".ko", Data: images[i], Mode: 0o644})
+		order = append(order, m+".ko") // "?NAME.ko": may fail with ENODEV
 	}
 	files = append(files, archive.File{Name: "lab/modules/order", Data: []byte(strings.Join(order, " ") + "\n"), Mode: 0o644})
 
@@ -145,28 +141,3 @@ func sharedLibs(bin string) ([]string, error) {
 	return libs, nil
 }
 
-// findModules finds each named module (without .ko) in the unpacked kernel
-// package, at whatever depth below lib/modules it sits.
-func findModules(kernelDir string, names []string) ([]string, error) {
-	found := map[string][]string{}
-	err := filepath.WalkDir(filepath.Join(kernelDir, "lib/modules"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if name, ok := strings.CutSuffix(d.Name(), ".ko"); ok && !d.IsDir() {
-			found[name] = append(found[name], path)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	paths := make([]string, len(names))
-	for i, n := range names {
-		if len(found[n]) != 1 {
-			return nil, fmt.Errorf("module %s: found %d in %s (want 1)", n, len(found[n]), kernelDir)
-		}
-		paths[i] = found[n][0]
-	}
-	return paths, nil
-}
