@@ -111,11 +111,6 @@ func (tr *tree) input(n int, name string, keys ...int) {
 	tr.link(fmt.Sprintf("/sys/class/input/event%d", n), dev+fmt.Sprintf("/event%d", n))
 }
 
-func (tr *tree) audit(opts Options) *Report {
-	opts.Privileged = true
-	return audit(tr.root, opts)
-}
-
 // only returns the findings of one check.
 func only(r *Report, check string) []Finding {
 	var fs []Finding
