@@ -3,12 +3,16 @@
 //	ramwipe status          show whether this machine is armed (exit 0 only if armed)
 //	ramwipe panic           erase the disk keys and wipe memory NOW
 //	ramwipe test TRIGGER    rehearse: the daemon says it would wipe, and wipes nothing
+//	ramwipe check [--json]  audit this machine's readiness against cold-boot attacks
 //
 // A rehearsal of the hotkey or the boot medium lasts while the command
 // waits (up to [control.RehearsalWindow]); Ctrl-C, or the command being
 // killed, ends it at once and the trigger wipes again.
 //
-// Root and members of the group named in ramwipe.conf may use it.
+// Root and members of the group named in ramwipe.conf may use it. check
+// needs neither the daemon nor root: it reads /proc, /sys and /etc (package
+// readiness) and exits 0 when its worst finding is ok or info, 1 for a
+// warning, 2 for a failure.
 package main
 
 import (
@@ -24,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ramwipe/ramwipe/readiness"
 	"github.com/ramwipe/ramwipe/trigger/control"
 )
 
@@ -40,6 +45,7 @@ commands:
   status [--json]  is this machine protected? (exit 0 armed, 1 not armed, 2 no answer)
   panic            erase the disk keys and wipe memory NOW
   test TRIGGER     rehearse a trigger — cli, hotkey or bootmedium — and wipe nothing
+  check [--json]   audit this machine's readiness against cold-boot attacks
   version          print ramwipe's version
 
 options:`
@@ -50,8 +56,8 @@ var version = "devel"
 // Exit codes.
 const (
 	exitOK        = 0
-	exitNotArmed  = 1 // status: dry run or degraded; panic: a dry run wiped nothing
-	exitFailed    = 2 // the daemon said no, or is not there
+	exitNotArmed  = 1 // status: dry run or degraded; panic: a dry run wiped nothing; check: a warning
+	exitFailed    = 2 // the daemon said no, or is not there; check: a failure
 	exitUsageCode = 64
 )
 
@@ -101,6 +107,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case a[0] == "help" && len(a) == 1:
 		printUsage(stdout)
 		return exitOK
+	case a[0] == "check" && len(a) == 1:
+		return check(readiness.Audit(readiness.Options{}), false, stdout, stderr)
+	case a[0] == "check" && len(a) == 2 && (a[1] == "--json" || a[1] == "-json"):
+		return check(readiness.Audit(readiness.Options{}), true, stdout, stderr)
 	case a[0] == control.CommandStatus && len(a) == 1,
 		a[0] == control.CommandPanic && len(a) == 1:
 		req = control.Request{Command: a[0]}
@@ -112,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ramwipe: %v\n", err)
 			return exitUsageCode
 		}
-	case a[0] == control.CommandStatus, a[0] == control.CommandPanic, a[0] == control.CommandTest:
+	case a[0] == control.CommandStatus, a[0] == control.CommandPanic, a[0] == control.CommandTest, a[0] == "check":
 		fmt.Fprintf(stderr, "ramwipe: %s: wrong arguments %q\n\n", a[0], a[1:])
 		printUsage(stderr)
 		return exitUsageCode
@@ -162,6 +172,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	return printStatus(stdout, stderr, reply.Text)
+}
+
+// check prints an audit report and returns its exit code: 0 when the
+// worst finding is ok or info, 1 for a warning, 2 for a failure.
+func check(r *readiness.Report, jsonOut bool, stdout, stderr io.Writer) int {
+	var err error
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(struct {
+			Worst readiness.Severity `json:"worst"`
+			*readiness.Report
+		}{r.Worst(), r})
+	} else {
+		err = r.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ramwipe: check: %v\n", err)
+		return exitFailed
+	}
+	switch r.Worst() {
+	case readiness.Fail:
+		return exitFailed
+	case readiness.Warn:
+		return exitNotArmed
+	}
+	return exitOK
 }
 
 // statusCode is status's exit code for a status reply's JSON.

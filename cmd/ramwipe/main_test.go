@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ramwipe/ramwipe/readiness"
 )
 
 // TestREADMEUsage keeps the README's usage block equal to `ramwipe -h`.
@@ -34,6 +37,7 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"panic", "now"}, want: "panic: wrong arguments"},
 		{args: []string{"status", "--yaml"}, want: "status: wrong arguments"},
 		{args: []string{"test", "Hot Key"}, want: `invalid trigger name "Hot Key"`},
+		{args: []string{"check", "--yaml"}, want: "check: wrong arguments"},
 		{args: []string{"-bogus"}, want: "flag provided but not defined"},
 	}
 	for _, tt := range tests {
@@ -80,4 +84,48 @@ func TestPrintStatus(t *testing.T) {
 	out.Reset()
 	assert.Equal(t, exitOK, printStatus(&out, &out, `{"state":"armed"}`))
 	assert.Equal(t, exitFailed, printStatus(&out, &out, `not json`))
+}
+
+func TestCheckExitCode(t *testing.T) {
+	tests := []struct {
+		name string
+		sevs []readiness.Severity
+		want int
+	}{
+		{name: "nothing", want: exitOK},
+		{name: "ok and info", sevs: []readiness.Severity{readiness.OK, readiness.Info}, want: exitOK},
+		{name: "warn", sevs: []readiness.Severity{readiness.OK, readiness.Warn, readiness.Info}, want: 1},
+		{name: "fail", sevs: []readiness.Severity{readiness.Warn, readiness.Fail}, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &readiness.Report{}
+			for _, s := range tt.sevs {
+				r.Findings = append(r.Findings, readiness.Finding{Check: readiness.CheckSwap, Severity: s, What: s.String()})
+			}
+			var stdout, stderr bytes.Buffer
+			assert.Equal(t, tt.want, check(r, false, &stdout, &stderr), "check(%v)", tt.sevs)
+			assert.Contains(t, stdout.String(), "worst: ")
+			assert.Empty(t, stderr.String())
+
+			stdout.Reset()
+			assert.Equal(t, tt.want, check(r, true, &stdout, &stderr), "check(%v, json)", tt.sevs)
+			var got struct {
+				Worst    readiness.Severity  `json:"worst"`
+				Findings []readiness.Finding `json:"findings"`
+			}
+			require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
+			assert.Equal(t, r.Worst(), got.Worst)
+			assert.Len(t, got.Findings, len(tt.sevs))
+		})
+	}
+}
+
+// TestCheckRuns runs the real audit: it only reads, and must end in one of
+// its three exit codes whatever this machine is.
+func TestCheckRuns(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", "--json"}, &stdout, &stderr)
+	assert.Contains(t, []int{exitOK, 1, 2}, code)
+	assert.True(t, json.Valid(stdout.Bytes()), stdout.String())
 }
