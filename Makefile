@@ -31,10 +31,10 @@ lab-deps:
 deb-deps:
 	$(call apt-ensure,$(DEB_DEPS))
 
-# ramwiped, ramwipe and the shutdown hook: static, reproducible.
+# ramwiped, ramwipe, the desktop agent and the shutdown hook: static, reproducible.
 binaries:
 	@mkdir -p $(BUILD)/bin
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -ldflags="-buildid= -X main.version=$(VERSION)" -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-shutdown
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -ldflags="-buildid= -X main.version=$(VERSION)" -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-notify ./cmd/ramwipe-shutdown
 
 # The wipe image: a static /init in a reproducible cpio, and the kernel
 # command line the loader passes with it.
@@ -48,6 +48,7 @@ initramfs:
 install: binaries initramfs
 	install -D -m 0755 $(BUILD)/bin/ramwiped $(DESTDIR)/usr/sbin/ramwiped
 	install -D -m 0755 $(BUILD)/bin/ramwipe $(DESTDIR)/usr/bin/ramwipe
+	install -D -m 0755 $(BUILD)/bin/ramwipe-notify $(DESTDIR)/usr/bin/ramwipe-notify
 	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/lib/systemd/system-shutdown/ramwipe
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cpio $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cpio
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cmdline $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cmdline
@@ -55,7 +56,9 @@ install: binaries initramfs
 	install -D -m 0644 debian/ramwipe.conf $(DESTDIR)/etc/ramwipe/ramwipe.conf
 	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
 	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop
+	install -D -m 0644 debian/ramwipe-notify.desktop $(DESTDIR)/etc/xdg/autostart/ramwipe-notify.desktop
 	install -D -m 0644 man/ramwipe.8 $(DESTDIR)/usr/share/man/man8/ramwipe.8
+	install -D -m 0644 man/ramwipe-notify.1 $(DESTDIR)/usr/share/man/man1/ramwipe-notify.1
 	install -D -m 0644 man/ramwiped.8 $(DESTDIR)/usr/share/man/man8/ramwiped.8
 	install -D -m 0644 man/ramwipe.conf.5 $(DESTDIR)/usr/share/man/man5/ramwipe.conf.5
 
