@@ -57,6 +57,7 @@ install: binaries initramfs
 	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
 	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop
 	install -D -m 0644 debian/ramwipe-notify.desktop $(DESTDIR)/etc/xdg/autostart/ramwipe-notify.desktop
+	install -D -m 0644 debian/ramwipe.svg $(DESTDIR)/usr/share/icons/hicolor/scalable/apps/ramwipe.svg
 	install -D -m 0644 man/ramwipe.8 $(DESTDIR)/usr/share/man/man8/ramwipe.8
 	install -D -m 0644 man/ramwipe-notify.1 $(DESTDIR)/usr/share/man/man1/ramwipe-notify.1
 	install -D -m 0644 man/ramwiped.8 $(DESTDIR)/usr/share/man/man8/ramwiped.8
