@@ -10,9 +10,10 @@ LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
 LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
+DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check unit fuzz lab fullsys bench demo test clean
+.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check unit desktop-test fuzz lab fullsys bench demo test clean
 
 all: binaries initramfs
 
@@ -30,6 +31,9 @@ lab-deps:
 
 deb-deps:
 	$(call apt-ensure,$(DEB_DEPS))
+
+desktop-deps:
+	$(call apt-ensure,$(DESKTOP_DEPS))
 
 # ramwiped, ramwipe, the desktop agent and the shutdown hook: static, reproducible.
 binaries:
@@ -87,6 +91,11 @@ unit:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) test -count=1 ./...
 
+# ramwipe-notify in a real desktop session: Xvfb, a session D-Bus, dunst, a
+# fake ramwiped; the screenshot goes to docs/notify.png.
+desktop-test: desktop-deps
+	RAMWIPE_DESKTOP_TEST=1 RAMWIPE_DESKTOP_SHOT=$(CURDIR)/docs/notify.png $(GO) test -count=1 -run '^TestDesktopSession$$' ./cmd/ramwipe-notify
+
 # Each fuzz target for a short while (FUZZTIME=5m for a longer session).
 FUZZTIME ?= 15s
 fuzz:
@@ -128,7 +137,7 @@ demo: lab-deps deb
 
 # make test fuzzes every target briefly, so that a parser regression fails CI.
 test: FUZZTIME = 3s
-test: unit fuzz deb-check lab fullsys
+test: unit desktop-test fuzz deb-check lab fullsys
 
 clean:
 	rm -rf $(BUILD)
