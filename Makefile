@@ -10,9 +10,10 @@ LAB_CACHE ?= /var/cache/ramwipe-lab
 GOFLAGS_REPRO := -trimpath -buildvcs=false -ldflags=-buildid=
 LAB_DEPS  := qemu-system-x86 cpio aeskeyfind cryptsetup-bin e2fsprogs
 DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
+DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps binaries initramfs install deb deb-check deb-check-trixie unit fuzz lab fullsys bench demo test test-all clean
+.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab fullsys bench demo test test-all clean
 
 all: binaries initramfs
 
@@ -31,10 +32,13 @@ lab-deps:
 deb-deps:
 	$(call apt-ensure,$(DEB_DEPS))
 
-# ramwiped, ramwipe and the shutdown hook: static, reproducible.
+desktop-deps:
+	$(call apt-ensure,$(DESKTOP_DEPS))
+
+# ramwiped, ramwipe, the desktop agent and the shutdown hook: static, reproducible.
 binaries:
 	@mkdir -p $(BUILD)/bin
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -ldflags="-buildid= -X main.version=$(VERSION)" -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-shutdown
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_REPRO) -ldflags="-buildid= -X main.version=$(VERSION)" -o $(BUILD)/bin/ ./cmd/ramwiped ./cmd/ramwipe ./cmd/ramwipe-notify ./cmd/ramwipe-shutdown
 
 # The wipe image: a static /init in a reproducible cpio, and the kernel
 # command line the loader passes with it.
@@ -51,6 +55,7 @@ UNITDIR ?= /usr/lib/systemd/system
 install: binaries initramfs
 	install -D -m 0755 $(BUILD)/bin/ramwiped $(DESTDIR)/usr/sbin/ramwiped
 	install -D -m 0755 $(BUILD)/bin/ramwipe $(DESTDIR)/usr/bin/ramwipe
+	install -D -m 0755 $(BUILD)/bin/ramwipe-notify $(DESTDIR)/usr/bin/ramwipe-notify
 	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/usr/lib/systemd/system-shutdown/ramwipe
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cpio $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cpio
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cmdline $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cmdline
@@ -59,7 +64,10 @@ install: binaries initramfs
 	install -D -m 0644 debian/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/ramwipe.conf
 	install -D -m 0644 debian/ramwipe-panic.desktop $(DESTDIR)/usr/share/applications/ramwipe-panic.desktop
 	install -D -m 0644 data/ramwipe.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/ramwipe
+	install -D -m 0644 debian/ramwipe-notify.desktop $(DESTDIR)/etc/xdg/autostart/ramwipe-notify.desktop
+	install -D -m 0644 debian/ramwipe.svg $(DESTDIR)/usr/share/icons/hicolor/scalable/apps/ramwipe.svg
 	install -D -m 0644 man/ramwipe.8 $(DESTDIR)/usr/share/man/man8/ramwipe.8
+	install -D -m 0644 man/ramwipe-notify.1 $(DESTDIR)/usr/share/man/man1/ramwipe-notify.1
 	install -D -m 0644 man/ramwiped.8 $(DESTDIR)/usr/share/man/man8/ramwiped.8
 	install -D -m 0644 man/ramwipe.conf.5 $(DESTDIR)/usr/share/man/man5/ramwipe.conf.5
 
@@ -87,11 +95,20 @@ deb-check-trixie:
 	$(call apt-ensure,debootstrap)
 	tools/deb-in-suite trixie $(LAB_CACHE) $(BUILD)/trixie
 
-unit:
+# Unit tests; the concurrent packages (the daemon, the triggers, the
+# control socket, the desktop agent) once more under the race detector,
+# which needs cgo and so gcc (build-essential, from deb-deps).
+unit: deb-deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above are not formatted"; exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./cmd/ramwiped ./trigger/... ./desktop/...
+
+# ramwipe-notify in a real desktop session: Xvfb, a session D-Bus, dunst, a
+# fake ramwiped; the screenshot goes to docs/notify.png.
+desktop-test: desktop-deps
+	RAMWIPE_DESKTOP_TEST=1 RAMWIPE_DESKTOP_SHOT=$(CURDIR)/docs/notify.png $(GO) test -count=1 -run '^TestDesktopSession$$' ./cmd/ramwipe-notify
 
 # Each fuzz target for a short while (FUZZTIME=5m for a longer session).
 FUZZTIME ?= 15s
@@ -142,7 +159,7 @@ demo: lab-deps deb
 
 # make test fuzzes every target briefly, so that a parser regression fails CI.
 test: FUZZTIME = 3s
-test: unit fuzz deb-check lab fullsys
+test: unit desktop-test fuzz deb-check lab fullsys
 
 # make test, and the longer lab matrices: every guest size and scenario.
 test-all: FUZZTIME = 3s

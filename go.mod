@@ -3,6 +3,7 @@ module github.com/ramwipe/ramwipe
 go 1.26.0
 
 require (
+	github.com/godbus/dbus/v5 v5.2.4
 	github.com/stretchr/testify v1.12.1
 	github.com/u-root/u-root v0.16.0
 	golang.org/x/sys v0.49.0

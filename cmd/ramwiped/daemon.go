@@ -321,7 +321,8 @@ func (d *daemon) rearmSoon(why string) {
 const errImageGone = "WIPE IMAGE NO LONGER LOADED: another program unloaded it (kexec -u, kexec -l, systemctl kexec, a kdump tool?); ramwiped is loading it again — until then a panic erases the dm-crypt keys and powers off, but memory is not overwritten"
 
 // snapshot returns the status as armed, with what has changed since: the
-// active triggers, the panic's error, the refusal count. It checks no
+// active triggers (and the hotkey's chord while it runs), the panic's
+// error, the refusal count. It checks no
 // kernel state; see Status.
 func (d *daemon) snapshot() Status {
 	var st Status
@@ -330,6 +331,9 @@ func (d *daemon) snapshot() Status {
 	}
 	d.mu.Lock()
 	st.Triggers = append([]string{"cli"}, d.triggers...)
+	if slices.Contains(d.triggers, "hotkey") {
+		st.Hotkey = d.cfg.Hotkey
+	}
 	if d.panicErr != "" {
 		st.LastError = d.panicErr
 	}

@@ -399,6 +399,7 @@ func TestRearm(t *testing.T) {
 	d.rearm()
 	assert.Equal(t, []string{"load", "stage /boot/vmlinuz-test"}, p.called(), "device-mapper, keyring and kmsg stay open; mlockall stays")
 	assert.Equal(t, []string{"cli", "hotkey"}, d.snapshot().Triggers, "triggers keep running")
+	assert.Equal(t, d.cfg.Hotkey, d.snapshot().Hotkey, "the hotkey's chord is shown while it runs")
 	assert.Equal(t, control.StateArmed, d.snapshot().State)
 
 	cfg := DefaultConfig()

@@ -265,6 +265,13 @@ func (r Reply) Busy() bool {
 	return !r.OK && strings.HasPrefix(r.Text, busyPrefix)
 }
 
+// NotAuthorized reports whether r is the refusal a [Server] sends to a
+// peer that is neither root nor in [Server.GID]; its text says how to get
+// in.
+func (r Reply) NotAuthorized() bool {
+	return !r.OK && strings.HasPrefix(r.Text, notAuthorizedPrefix)
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendEscaped appends c to b, escaped as [Reply.Marshal] says.

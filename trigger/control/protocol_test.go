@@ -177,6 +177,12 @@ func TestReplyBusy(t *testing.T) {
 	assert.False(t, Reply{Text: "not authorized: busy"}.Busy())
 }
 
+func TestReplyNotAuthorized(t *testing.T) {
+	assert.True(t, Reply{Text: notAuthorizedPrefix + " uid 1000 is not root"}.NotAuthorized())
+	assert.False(t, Reply{OK: true, Text: notAuthorizedPrefix}.NotAuthorized())
+	assert.False(t, Reply{Text: busyPrefix + " not authorized:"}.NotAuthorized())
+}
+
 // FuzzParseRequest checks that what ParseRequest accepts is exactly what
 // Marshal produces, so that a request has one encoding.
 func FuzzParseRequest(f *testing.F) {

@@ -95,6 +95,9 @@ const (
 	maxSocketPath = 107
 	// busyPrefix starts the busy refusal; [Reply.Busy] looks for it.
 	busyPrefix = "busy:"
+	// notAuthorizedPrefix starts the refusal of a peer who may not use
+	// the socket; [Reply.NotAuthorized] looks for it.
+	notAuthorizedPrefix = "not authorized:"
 	// refusalLogWindow and refusalLogBurst rate-limit the log lines about
 	// refusals and bad requests: at most refusalLogBurst in a window.
 	refusalLogWindow = 10 * time.Second
@@ -354,13 +357,13 @@ func (sv *serving) authorized(p Peer) bool {
 
 func (sv *serving) notAuthorized(p Peer) string {
 	if sv.gid < 0 {
-		return fmt.Sprintf("not authorized: uid %d is not root, and ramwiped lets only root use it", p.UID)
+		return fmt.Sprintf("%s uid %d is not root, and ramwiped lets only root use it", notAuthorizedPrefix, p.UID)
 	}
 	group := sv.group
 	if group == "" {
 		group = strconv.Itoa(sv.gid)
 	}
-	return fmt.Sprintf("not authorized: uid %d is not root and not in group %s, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER %s`, then log out and in again", p.UID, group, group)
+	return fmt.Sprintf("%s uid %d is not root and not in group %s, which may use ramwipe: an admin adds you with `sudo adduser YOUR-USER %s`, then log out and in again", notAuthorizedPrefix, p.UID, group, group)
 }
 
 // refuse answers c with an ERR line without reading, and closes it.

@@ -175,6 +175,7 @@ func TestServeAuthorization(t *testing.T) {
 			for range 2 {
 				got := do(t, path, Request{Command: CommandPanic})
 				assert.Equal(t, tt.want, got, "Do(panic) as %+v with GID %d", tt.peer, tt.gid)
+				assert.Equal(t, strings.HasPrefix(tt.want.Text, "not authorized"), got.NotAuthorized(), "%+v.NotAuthorized()", got)
 			}
 			if tt.want.OK {
 				assert.EqualValues(t, 2, calls.Load(), "handler calls")

@@ -61,7 +61,10 @@ type Status struct {
 	Cmdline      string   `json:"cmdline"`
 	CryptDevices []string `json:"crypt_devices"`
 	Triggers     []string `json:"triggers"`
-	KexecLocked  bool     `json:"kexec_locked"`
+	// Hotkey is the panic chord when the hotkey trigger runs, in the form
+	// of ramwipe.conf's hotkey setting (KEY_LEFTCTRL+KEY_RIGHTCTRL+…).
+	Hotkey      string `json:"hotkey,omitempty"`
+	KexecLocked bool   `json:"kexec_locked"`
 	// ShutdownWipe says whether poweroff, reboot and halt wipe memory
 	// ("staged") or why not.
 	ShutdownWipe string    `json:"shutdown_wipe,omitempty"`
