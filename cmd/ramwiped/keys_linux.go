@@ -43,11 +43,12 @@ func (s sweeper) Sweep() error {
 }
 
 // openKeyringSweeper opens /proc/keys now, so the sweep only reads an open
-// file.
-func openKeyringSweeper() (wipe.KeyringSweeper, error) {
+// file; logf says what it swept (descriptions, never payloads).
+func openKeyringSweeper(logf func(string, ...any)) (wipe.KeyringSweeper, error) {
 	s, err := keyring.Open()
 	if err != nil {
 		return nil, err
 	}
+	s.Logf = logf
 	return sweeper{s}, nil
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -14,7 +16,7 @@ import (
 // linux is the real Platform. Only run builds it, and only with --armed
 // does the daemon call the methods that change the machine.
 type linux struct {
-	kmsg   *os.File
+	kmsg   atomic.Pointer[os.File] // /dev/kmsg, opened by Mark
 	logf   func(string, ...any)
 	locked bool // LockMemory succeeded once
 }
@@ -74,8 +76,19 @@ func (*linux) KeyEraser() (wipe.KeyEraser, []string, error) {
 	return openKeyEraser()
 }
 
-func (*linux) KeyringSweeper() (wipe.KeyringSweeper, error) {
-	return openKeyringSweeper()
+// KeyringSweeper opens /proc/keys now. What the sweep does goes to the
+// kernel log, as the panic marks do: by then the root disk may be
+// suspended, and the journal with it.
+func (l *linux) KeyringSweeper() (wipe.KeyringSweeper, error) {
+	return openKeyringSweeper(l.kmsgf)
+}
+
+// kmsgf writes one line to /dev/kmsg at KERN_NOTICE, if Mark opened it:
+// memory only, never a disk.
+func (l *linux) kmsgf(format string, args ...any) {
+	if f := l.kmsg.Load(); f != nil {
+		_, _ = fmt.Fprintf(f, "<5>ramwipe: "+format+"\n", args...)
+	}
 }
 
 func (*linux) Machine() wipe.Machine { return wipe.Real() }
@@ -83,11 +96,14 @@ func (*linux) Machine() wipe.Machine { return wipe.Real() }
 // Mark opens /dev/kmsg now; each mark is one write to it at KERN_WARNING,
 // which never touches a disk and shows on the console at loglevel 5 and up.
 func (l *linux) Mark() (func(string), error) {
-	f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
+	f := l.kmsg.Load()
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err != nil {
+			return nil, err
+		}
+		l.kmsg.Store(f)
 	}
-	l.kmsg = f
 	msgs := map[string][]byte{}
 	for _, s := range []string{wipe.StepTrigger, wipe.StepKeysDone, wipe.StepKeyring, wipe.StepKexec, wipe.StepPowerOff, wipe.StepAllFailed} {
 		msgs[s] = []byte("<4>ramwipe: panic step " + s + "\n")

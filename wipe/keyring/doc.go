@@ -5,20 +5,24 @@
 // type logon, description "cryptsetup:<uuid>-d<digest>", and the passphrase
 // that systemd caches in root's user keyring as type user, description
 // "cryptsetup" (see [Key.Disk]). [Parse] reads /proc/keys; [Sweeper.Sweep]
-// calls keyctl(KEYCTL_INVALIDATE) on every such key, never stopping at a
-// failure. [Open] opens /proc/keys when arming, so that a sweep opens no
+// calls keyctl(KEYCTL_REVOKE) and keyctl(KEYCTL_INVALIDATE) on every such
+// key, never stopping at a failure, then waits (bounded) until the kernel
+// no longer lists them. [Open] opens /proc/keys when arming, so that a sweep opens no
 // file and touches no disk (procfs answers a pread of the open file from
 // kernel memory).
 //
 // Needs: Linux with CONFIG_KEYS; root, to see and invalidate root's keys
 // (/proc/keys lists only the keys the caller may view; KEYCTL_INVALIDATE
 // needs search permission on the key). In a test binary (testing.Testing)
-// the real KEYCTL_INVALIDATE refuses with [ErrInTest].
+// the real keyctl calls refuse with [ErrInTest].
 //
 // Not guaranteed: keys that this process may not view or search (another
 // user's keys without those permissions, keys in another user namespace)
-// are not invalidated. Invalidation frees the payload from the kernel's
-// garbage-collector work item, soon but not synchronously; copies of the
+// are not invalidated. The kernel frees a revoked payload after an RCU
+// grace period and destroys an invalidated key from its garbage
+// collector's work item, both asynchronously: the sweep waits for the key
+// to vanish from /proc/keys for up to [Sweeper.GCWait] and says so if it
+// did not (the RAM wipe that follows erases it anyway); copies of the
 // same secret elsewhere (dm-crypt's own key, see package dmcrypt;
 // cryptsetup's or systemd's freed memory) are not touched: the RAM wipe is
 // still needed.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,26 +33,33 @@ type Sweeper struct {
 	// Logf, if set, is told each key invalidated or not (serial, type,
 	// description; never a payload).
 	Logf func(format string, args ...any)
+	// GCWait bounds how long [Sweeper.Sweep] waits for the kernel to
+	// destroy the keys it invalidated (default [DefaultGCWait]).
+	GCWait time.Duration
 
-	mu         sync.Mutex
-	path       string   // "" means /proc/keys
-	f          *os.File // open when arming; nil: opened at each read
-	buf        []byte
-	invalidate func(id int32) error // keyctl(KEYCTL_INVALIDATE); a seam for tests
+	mu     sync.Mutex
+	path   string   // "" means /proc/keys
+	f      *os.File // open when arming; nil: opened at each read
+	buf    []byte
+	keyctl func(cmd int, id int32) error // keyctl(2) on one key; a seam for tests
 }
+
+// DefaultGCWait is how long a sweep waits, at most, for the kernel's key
+// garbage collector to destroy the invalidated keys.
+const DefaultGCWait = 250 * time.Millisecond
 
 // Open opens /proc/keys and reads it once, so that [Sweeper.Sweep] opens no
 // file: it reads the open file again with pread at offset 0, on which
 // procfs regenerates the listing from the kernel's key tree (seq_file
 // supports pread; no disk is involved), into a buffer allocated here.
-func Open() (*Sweeper, error) { return open(procKeys, invalidate) }
+func Open() (*Sweeper, error) { return open(procKeys, keyctl) }
 
-func open(path string, inv func(int32) error) (*Sweeper, error) {
+func open(path string, inv func(int, int32) error) (*Sweeper, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w (a kernel without CONFIG_KEYS has no keyrings to sweep)", err)
 	}
-	s := &Sweeper{path: path, f: f, buf: make([]byte, initialBufSize), invalidate: inv}
+	s := &Sweeper{path: path, f: f, buf: make([]byte, initialBufSize), keyctl: inv}
 	if _, err := s.read(); err != nil {
 		f.Close()
 		return nil, err
@@ -78,26 +86,44 @@ func (s *Sweeper) Keys() ([]Key, error) {
 	return s.diskKeys()
 }
 
-// Sweep invalidates every disk-encryption key this process can see, with
-// keyctl(KEYCTL_INVALIDATE): the kernel unlinks the key from every keyring
-// at once and its garbage collector frees the payload (user and logon
-// payloads with kfree_sensitive, which zeroes them). A key that is already
-// gone is not an error. Sweep never stops at a failure; it returns how many
-// keys it invalidated and every error, joined.
+// Sweep takes every disk-encryption key this process can see out of the
+// kernel, and waits (up to GCWait) until the kernel has destroyed them:
+//
+//   - keyctl(KEYCTL_REVOKE) first: for user and logon keys the kernel
+//     drops the payload at once and frees it, zeroed (kfree_sensitive),
+//     after an RCU grace period — without waiting for the garbage
+//     collector, which keeps a revoked key's husk for kernel.keys.gc_delay;
+//   - then keyctl(KEYCTL_INVALIDATE): the key is unlinked from every
+//     keyring at once and counts as dead;
+//   - then it reads /proc/keys again until none of them is listed: the
+//     kernel's key garbage collector runs from a workqueue, so a panic that
+//     kexecs or powers off at once could leave before it ran. Waiting (the
+//     kworker needs a CPU, which a sleep gives it) makes the sweep's result
+//     true when Sweep returns.
+//
+// A key that is already gone is not an error; a key that cannot be
+// revoked (no setattr permission) is still invalidated. Sweep never stops
+// at a failure; it returns how many keys it invalidated and every error,
+// joined.
 func (s *Sweeper) Sweep() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys, err := s.diskKeys()
 	errs := []error{err}
-	inv := s.invalidate
-	if inv == nil {
-		inv = invalidate
+	ctl := s.keyctl
+	if ctl == nil {
+		ctl = keyctl
 	}
 	n := 0
+	gone := map[int32]bool{}
 	for _, k := range keys {
-		switch err := inv(k.ID); {
+		if err := ctl(unix.KEYCTL_REVOKE, k.ID); err != nil && !errors.Is(err, unix.ENOKEY) && !errors.Is(err, unix.EKEYREVOKED) {
+			s.logf("keyring: keyctl(KEYCTL_REVOKE, %v): %v; invalidating it all the same", k, err)
+		}
+		switch err := ctl(unix.KEYCTL_INVALIDATE, k.ID); {
 		case err == nil:
 			n++
+			gone[k.ID] = true
 			s.logf("keyring: invalidated %v", k)
 		case errors.Is(err, unix.ENOKEY):
 			s.logf("keyring: %v: already gone", k)
@@ -105,11 +131,45 @@ func (s *Sweeper) Sweep() (int, error) {
 			errs = append(errs, fmt.Errorf("keyctl(KEYCTL_INVALIDATE, %v): %w", k, err))
 		}
 	}
+	if len(gone) > 0 {
+		errs = append(errs, s.waitDestroyed(gone))
+	}
 	err = errors.Join(errs...)
 	if err != nil {
 		s.logf("keyring: %v", err)
 	}
 	return n, err
+}
+
+// waitDestroyed reads /proc/keys until none of ids is listed, for up to
+// GCWait.
+func (s *Sweeper) waitDestroyed(ids map[int32]bool) error {
+	wait := s.GCWait
+	if wait <= 0 {
+		wait = DefaultGCWait
+	}
+	start := time.Now()
+	for {
+		b, err := s.read()
+		if err != nil {
+			return err
+		}
+		keys, _ := Parse(b)
+		left := 0
+		for _, k := range keys {
+			if ids[k.ID] {
+				left++
+			}
+		}
+		switch {
+		case left == 0:
+			s.logf("keyring: the kernel destroyed the %d keys after %v", len(ids), time.Since(start).Round(time.Microsecond))
+			return nil
+		case time.Since(start) >= wait:
+			return fmt.Errorf("keyring: %d of %d invalidated keys still listed after %v: the kernel's key garbage collector has not destroyed them yet", left, len(ids), wait)
+		}
+		time.Sleep(time.Millisecond) // the garbage collector's kworker needs a CPU
+	}
 }
 
 // diskKeys reads /proc/keys and returns its disk-encryption keys, and any
@@ -173,11 +233,12 @@ func (s *Sweeper) logf(format string, args ...any) {
 	}
 }
 
-// invalidate is keyctl(KEYCTL_INVALIDATE, id). It refuses in a test binary.
-func invalidate(id int32) error {
+// keyctl is keyctl(cmd, id) for KEYCTL_REVOKE and KEYCTL_INVALIDATE. It
+// refuses in a test binary.
+func keyctl(cmd int, id int32) error {
 	if testing.Testing() {
 		return ErrInTest
 	}
-	_, err := unix.KeyctlInt(unix.KEYCTL_INVALIDATE, int(id), 0, 0, 0)
+	_, err := unix.KeyctlInt(cmd, int(id), 0, 0, 0)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,15 +20,37 @@ func procKeysFile(t *testing.T, content string) string {
 	return p
 }
 
-// fakeKeyctl records invalidations and fails the ones in fail.
+// fakeKeyctl records revocations and invalidations, fails the
+// invalidations in fail, and, like the kernel's garbage collector, removes
+// an invalidated key's line from the file standing in for /proc/keys
+// (unless gcStuck).
 type fakeKeyctl struct {
-	got  []int32
-	fail map[int32]error
+	got, revoked []int32
+	fail         map[int32]error
+	path         string
+	gcStuck      bool
 }
 
-func (k *fakeKeyctl) invalidate(id int32) error {
+func (k *fakeKeyctl) invalidate(cmd int, id int32) error {
+	if cmd == unix.KEYCTL_REVOKE {
+		k.revoked = append(k.revoked, id)
+		return nil
+	}
 	k.got = append(k.got, id)
-	return k.fail[id]
+	if err := k.fail[id]; err != nil {
+		return err
+	}
+	if k.path != "" && !k.gcStuck {
+		b, _ := os.ReadFile(k.path)
+		var keep []string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if !strings.HasPrefix(l, fmt.Sprintf("%08x ", id)) {
+				keep = append(keep, l)
+			}
+		}
+		os.WriteFile(k.path, []byte(strings.Join(keep, "")), 0o644)
+	}
+	return nil
 }
 
 func TestSweep(t *testing.T) {
@@ -58,8 +81,9 @@ func TestSweep(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := &fakeKeyctl{fail: tt.fail}
-			s, err := open(procKeysFile(t, tt.content), k.invalidate)
+			path := procKeysFile(t, tt.content)
+			k := &fakeKeyctl{fail: tt.fail, path: path}
+			s, err := open(path, k.invalidate)
 			require.NoError(t, err)
 			defer s.Close()
 			var logs []string
@@ -80,6 +104,7 @@ func TestSweep(t *testing.T) {
 				}
 			}
 			assert.Equal(t, want, k.got, "every disk key is tried, in order")
+			assert.Equal(t, want, k.revoked, "and revoked first")
 			for _, id := range want {
 				assert.Contains(t, strings.Join(logs, "\n"), fmt.Sprintf("%08x", id), "every key tried is logged")
 			}
@@ -89,20 +114,46 @@ func TestSweep(t *testing.T) {
 
 // After Open, a sweep opens no file: it reads the file opened then, from
 // offset 0, again at each sweep.
+// A key the garbage collector has not destroyed within GCWait is reported;
+// one it destroys ends the wait.
+func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
+	path := procKeysFile(t, sample)
+	k := &fakeKeyctl{path: path, gcStuck: true}
+	s, err := open(path, k.invalidate)
+	require.NoError(t, err)
+	defer s.Close()
+	s.GCWait = 5 * time.Millisecond
+	n, err := s.Sweep()
+	assert.Equal(t, 2, n)
+	assert.ErrorContains(t, err, "2 of 2 invalidated keys still listed after 5ms")
+
+	path = procKeysFile(t, sample)
+	k = &fakeKeyctl{path: path}
+	s, err = open(path, k.invalidate)
+	require.NoError(t, err)
+	defer s.Close()
+	var logs []string
+	s.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	_, err = s.Sweep()
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(logs, "\n"), "the kernel destroyed the 2 keys after")
+}
+
 func TestSweepReadsTheOpenFile(t *testing.T) {
 	p := procKeysFile(t, sample)
-	k := &fakeKeyctl{}
+	k := &fakeKeyctl{path: p + ".moved"}
 	s, err := open(p, k.invalidate)
 	require.NoError(t, err)
 	defer s.Close()
-	// The path is gone; the open file still reads.
-	require.NoError(t, os.Remove(p))
+	// The path is gone; the open file still reads (and the fake's garbage
+	// collector writes it under its new name).
+	require.NoError(t, os.Rename(p, p+".moved"))
 	n, err := s.Sweep()
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	n, err = s.Sweep()
 	require.NoError(t, err)
-	assert.Equal(t, 2, n, "the second sweep reads from offset 0 again")
+	assert.Equal(t, 0, n, "the second sweep reads the file again from offset 0: the keys are gone")
 }
 
 // A listing bigger than the buffer is read whole.
@@ -130,7 +181,8 @@ func TestOpenMissing(t *testing.T) {
 // The zero Sweeper reads /proc/keys itself, and in a test binary its real
 // KEYCTL_INVALIDATE refuses.
 func TestRealInvalidateRefusedInTests(t *testing.T) {
-	assert.ErrorIs(t, invalidate(1), ErrInTest)
+	assert.ErrorIs(t, keyctl(unix.KEYCTL_INVALIDATE, 1), ErrInTest)
+	assert.ErrorIs(t, keyctl(unix.KEYCTL_REVOKE, 1), ErrInTest)
 	s := &Sweeper{path: procKeysFile(t, sample)}
 	n, err := s.Sweep()
 	assert.Equal(t, 0, n)
