@@ -140,4 +140,3 @@ func sharedLibs(bin string) ([]string, error) {
 	}
 	return libs, nil
 }
-
