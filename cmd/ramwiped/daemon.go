@@ -112,14 +112,15 @@ func (d *daemon) arm() {
 	if d.panicked.Load() || d.stopped {
 		return
 	}
-	a := d.build()
+	a := d.build(d.cur.Load())
 	d.cur.Store(a)
 	st := a.status
 	d.logf("state %v: kernel %s, image %s, %d crypt devices%s", st.State, st.Kernel, st.Initramfs, len(st.CryptDevices), whySuffix(st.Why))
 }
 
-// build does arm's work; armMu is held.
-func (d *daemon) build() *armedState {
+// build does arm's work; armMu is held. prev is what the last arming
+// published, nil the first time.
+func (d *daemon) build(prev *armedState) *armedState {
 	st := Status{Initramfs: d.cfg.Initramfs, Kernel: d.cfg.Kernel, ArmedAt: time.Now()}
 	var problems []string
 	problem := func(format string, args ...any) {
@@ -178,6 +179,11 @@ func (d *daemon) build() *armedState {
 			loaded = true
 		}
 	}
+	if !loaded && prev != nil && prev.seq.Armed {
+		if kept := d.keepLoaded(prev, problems); kept != nil {
+			return kept
+		}
+	}
 	st.ShutdownWipe = d.stageShutdown(loaded, img)
 	if !d.res.locked {
 		if err := d.plat.LockMemory(); err != nil {
@@ -228,6 +234,28 @@ func (d *daemon) build() *armedState {
 		st.LastError = problems[len(problems)-1]
 	}
 	return &armedState{seq: seq, status: st}
+}
+
+// keepLoaded is what a re-arm that could not load a new image publishes
+// when the previous arming had loaded one and the kernel still has an
+// image loaded: kexec_file_load leaves the loaded image in place when it
+// fails (or is not tried, the files being gone), and the kernel holds its
+// own copy, so a panic still wipes with it. The previous sequence stays,
+// and so does the shutdown hook's staged copy in /run; the status is
+// degraded, and says why, because the next boot will not arm. It returns
+// nil if the kernel has no image loaded any more.
+func (d *daemon) keepLoaded(prev *armedState, problems []string) *armedState {
+	if ok, err := d.plat.KexecLoaded(); err != nil || !ok {
+		return nil
+	}
+	st := prev.status
+	st.State = control.StateDegraded
+	st.Why = fmt.Sprintf("re-arming failed: %s. The wipe image loaded at %s is still loaded, and a panic wipes memory with it; fix this before the next boot, which cannot arm (reinstall ramwipe, or the kernel package)",
+		strings.Join(problems, "; "), prev.status.ArmedAt.Format(time.RFC3339))
+	if len(problems) > 0 {
+		st.LastError = problems[len(problems)-1]
+	}
+	return &armedState{seq: prev.seq, status: st}
 }
 
 // lockedShutdownWipe is the shutdown wipe with the kexec lock: the hook

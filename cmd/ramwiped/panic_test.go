@@ -157,3 +157,36 @@ func TestStatusSaysWhatIsWatched(t *testing.T) {
 		{Trigger: "bootmedium", What: "off: nothing removable to watch"},
 	}, st.Watching, "in a fixed order, each with what it watches or why it is off")
 }
+
+// TestFailedRearmKeepsTheLoadedImage: the kernel and wipe image files are
+// deleted after arming (the lab's fault-files-deleted); the re-arm that
+// follows cannot load them, but the kernel still holds the image loaded
+// before, so a panic must still kexec into it.
+func TestFailedRearmKeepsTheLoadedImage(t *testing.T) {
+	p := &fakePlatform{cmdline: "memtest=1"}
+	d := newDaemon(p, true, DefaultConfig())
+	d.arm()
+	p.cmdline = "" // the files are gone
+	p.called()
+	d.rearm()
+	assert.NotContains(t, p.called(), "unstage", "the shutdown hook's staged copy stays")
+	st := status(t, d)
+	assert.Equal(t, control.StateDegraded, st.State, "loud: the next boot cannot arm")
+	assert.Contains(t, st.Why, "re-arming failed: read the wipe image's command line")
+	assert.Contains(t, st.Why, "is still loaded, and a panic wipes memory with it")
+	_ = d.Panic("cli")
+	assert.Equal(t, []string{"erase", "kexec", "poweroff"}, p.called(), "the panic kexecs into the image still loaded")
+
+	// Nothing loaded any more: the failed re-arm says so, and a panic
+	// powers off after the keys.
+	p = &fakePlatform{cmdline: "memtest=1"}
+	d = newDaemon(p, true, DefaultConfig())
+	d.arm()
+	p.cmdline = ""
+	p.setLoaded(false)
+	d.rearm()
+	assert.Contains(t, status(t, d).Why, "NO WIPE IMAGE LOADED")
+	p.called()
+	_ = d.Panic("cli")
+	assert.Equal(t, []string{"erase", "poweroff"}, p.called())
+}

@@ -433,7 +433,7 @@ func (sv *serving) serve(ctx context.Context, c *net.UnixConn, p Peer, authorize
 // readRequest reads and parses one request line from c. Its errors are
 // meant for the client, except errNoRequest.
 func (sv *serving) readRequest(ctx context.Context, c *net.UnixConn) (Request, error) {
-	line, err := readLine(c, MaxRequestLen)
+	line, err := readLine(&graceReader{c: c}, MaxRequestLen)
 	switch {
 	case err == nil:
 		return ParseRequest(line)
@@ -447,6 +447,32 @@ func (sv *serving) readRequest(ctx context.Context, c *net.UnixConn) (Request, e
 		return Request{}, fmt.Errorf("no complete request line within %v: send one line %s", sv.readTimeout, usage)
 	}
 	return Request{}, fmt.Errorf("read request: %w", err)
+}
+
+// lateGrace is how long a connection whose read deadline passed before
+// its goroutine read at all gets to deliver what is already there.
+const lateGrace = 100 * time.Millisecond
+
+// graceReader reads from c, and once gives a read that failed on the
+// deadline a second try: Go's poller reports an expired deadline without
+// trying the read, so a request that arrived in time, on a connection
+// whose goroutine ran late (a loaded machine; a kexec_file_load keeping
+// the only CPU busy for seconds, measured under QEMU), would be refused
+// for the daemon's own slowness. A client that really sent nothing still
+// times out, lateGrace later.
+type graceReader struct {
+	c    *net.UnixConn
+	used bool
+}
+
+func (g *graceReader) Read(p []byte) (int, error) {
+	n, err := g.c.Read(p)
+	if n == 0 && !g.used && errors.Is(err, os.ErrDeadlineExceeded) {
+		g.used = true
+		g.c.SetReadDeadline(time.Now().Add(lateGrace))
+		return g.c.Read(p)
+	}
+	return n, err
 }
 
 // reply writes r to c, within writeTimeout. When the peer is known to be

@@ -629,3 +629,14 @@ func TestLimiter(t *testing.T) {
 	assert.Contains(t, got[2], "refused 5 (and 3 similar lines left out")
 	assert.Equal(t, "refused 6", got[3])
 }
+
+// TestServeLateGoroutine: a request that arrived in time is served even
+// when the connection's goroutine reads only after its deadline (a loaded
+// machine): the lab saw a panic refused so while kexec_file_load held the
+// guest's only CPU.
+func TestServeLateGoroutine(t *testing.T) {
+	s := &Server{GID: -1, Handler: echo, peer: asPeer(root), ReadTimeout: time.Nanosecond}
+	path, _ := start(t, s)
+	got := raw(t, path, Request{Command: CommandPanic}.Marshal(), false)
+	assert.Equal(t, "OK done panic\n", got)
+}
