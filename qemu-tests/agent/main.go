@@ -187,7 +187,8 @@ func run() error {
 			// In the background: it waits for the chord.
 			go func() {
 				out, err := exec.Command("/sbin/ramwipe", "test", "hotkey").CombinedOutput()
-				fmt.Printf("LAB REHEARSAL %v: %s\n", err, strings.TrimSpace(string(out)))
+				// One console line: ramwipe says first how long it waits.
+				fmt.Printf("LAB REHEARSAL %v: %s\n", err, strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", " / "))
 			}()
 		case "poweroff":
 			poweroff()
