@@ -40,6 +40,7 @@ func startDaemon() error {
 			fmt.Printf("ramwiped| %s\n", line)
 			if i := strings.Index(line, "msg=\"state "); i >= 0 {
 				armed = strings.Fields(line[i+len("msg=\"state "):])[0]
+				rearmed.Add(1)
 			}
 			if strings.Contains(line, "msg=ready") {
 				select {

@@ -21,7 +21,7 @@
 // daemon.go), lab.usb=1 (mount the lab's USB sticks: see usb.go).
 //
 // Console commands besides "kexec": "panic", "panic-as UID GID [GROUP...]",
-// "rehearse", "suspend" (to RAM; "LAB RESUMED" after the wake-up), "gone NAME" (has block device NAME gone? "LAB GONE NAME
+// "rehearse", the fault commands of fault.go, "suspend" (to RAM; "LAB RESUMED" after the wake-up), "gone NAME" (has block device NAME gone? "LAB GONE NAME
 // yes|no"), "idle N" (context switches of ramwiped's threads over N s:
 // "LAB IDLE …"), "poweroff".
 package main
@@ -45,6 +45,9 @@ import (
 func main() {
 	if os.Getenv("LAB_PLANT") != "" {
 		plantChild() // never returns
+	}
+	if spec := os.Getenv("LAB_FAULT"); spec != "" {
+		faultChild(spec) // never returns
 	}
 	if len(os.Args) == 5 && os.Args[1] == "plant" {
 		plantMode(os.Args[2:]) // never returns
@@ -173,6 +176,9 @@ func run() error {
 		case "idle":
 			n, _ := strconv.Atoi(arg)
 			fmt.Println(idle(daemonPID, time.Duration(max(n, 1))*time.Second))
+			continue
+		}
+		if faultCommand(cmd, arg) {
 			continue
 		}
 		switch strings.TrimSpace(in.Text()) {

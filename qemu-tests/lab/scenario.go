@@ -116,6 +116,7 @@ type Record struct {
 	USB             *USB     `json:"usb,omitempty"`
 	Idle            *Idle    `json:"idle,omitempty"`
 	Panic           *Panic   `json:"panic,omitempty"`
+	Fault           *Fault   `json:"fault,omitempty"`
 	KeyPre          *KeyScan `json:"key_pre,omitempty"`
 	KeyPost         *KeyScan `json:"key_post,omitempty"`
 	Pass            bool     `json:"pass"`
@@ -204,6 +205,10 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	if !ok {
 		return rec
 	}
+	if rec.Fault != nil {
+		// A lost trigger ends the run at once, with the dump of what it left.
+		rec.waitSequence(ctx, vm, kexecAt, time.Minute, fail)
+	}
 	shutdown := make(chan string, 1)
 	go func() {
 		for ev := range vm.QMP.Events {
@@ -237,6 +242,9 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		rec.PoweredOff = false
 	}
 	rec.Panic = parsePanic(vm.Lines())
+	if rec.Fault != nil {
+		rec.Fault.analyse(vm.Lines())
+	}
 	if rec.Panic != nil {
 		for _, l := range vm.Lines() {
 			if m := markRE.FindStringSubmatch(l.Text); m != nil && m[2] == "keys-wiped" && l.At.After(kexecAt) {
@@ -317,6 +325,9 @@ func (rec *Record) judge(fail func(string, ...any)) {
 	}
 	if !rec.PoweredOff && rec.PowerOffIgnored == "" {
 		fail("the guest did not power off by itself")
+	}
+	if rec.Fault != nil {
+		rec.Fault.judge(rec.Panic, fail)
 	}
 	rec.Pass = len(rec.Failures) == 0
 }
@@ -471,19 +482,22 @@ func b2i(b bool) int {
 // the lab's host-clock latency starts when the chord is complete (send-key
 // would wait its hold time after every key), and up again 200 ms later.
 func PressChord(ctx context.Context, vm *VM) error {
-	events := func(down bool) map[string]any {
-		var evs []map[string]any
-		for _, k := range []string{"ctrl", "ctrl_r", "backspace"} {
-			evs = append(evs, map[string]any{"type": "key", "data": map[string]any{"down": down, "key": map[string]string{"type": "qcode", "data": k}}})
-		}
-		return map[string]any{"events": evs}
-	}
-	if _, err := vm.QMP.Execute(ctx, "input-send-event", events(true)); err != nil {
+	if _, err := vm.QMP.Execute(ctx, "input-send-event", chordEvents(true)); err != nil {
 		return err
 	}
 	time.Sleep(200 * time.Millisecond)
-	_, err := vm.QMP.Execute(ctx, "input-send-event", events(false))
+	_, err := vm.QMP.Execute(ctx, "input-send-event", chordEvents(false))
 	return err
+}
+
+// chordEvents are the arguments of input-send-event that press (down) or
+// release the default chord's three keys.
+func chordEvents(down bool) map[string]any {
+	var evs []map[string]any
+	for _, k := range []string{"ctrl", "ctrl_r", "backspace"} {
+		evs = append(evs, map[string]any{"type": "key", "data": map[string]any{"down": down, "key": map[string]string{"type": "qcode", "data": k}}})
+	}
+	return map[string]any{"events": evs}
 }
 
 // Drill is what the safety drills before a real trigger showed.

@@ -150,6 +150,9 @@ func (rec *Record) idle(ctx context.Context, vm *VM, seconds int, fail func(stri
 // fire fires the trigger and returns when the lab fired it, on the host's
 // clock. It runs the USB scenarios' preliminaries first.
 func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(string, ...any)) (time.Time, bool) {
+	if Faults[trigger] {
+		return rec.fault(ctx, vm, trigger, fail)
+	}
 	switch trigger {
 	case "hotkey":
 		// The default chord, held together on the emulated PS/2 keyboard.

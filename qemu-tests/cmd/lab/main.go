@@ -56,6 +56,11 @@ type variant struct {
 	usb bool
 	// idle: seconds of ramwiped at rest measured before the trigger.
 	idle int
+	// allOnly: run only with -all (the longer fault scenarios).
+	allOnly bool
+	// hung: the guest gets a second LUKS volume and a plain dm-crypt key
+	// for the hung device of fault-hung-crypt.
+	hung bool
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -73,7 +78,7 @@ func variants(contract string) []variant {
 		return strings.Join(keep, " ")
 	}
 	userspace := without("memtest=1", "init_on_free=1")
-	return []variant{
+	vs := []variant{
 		{name: "default", labInit: false, cmdline: contract + " ramwipe.heldmap", expect: lab.ExpectWiped, crypt: false},
 		{name: "userspace-only", labInit: false, cmdline: userspace + " ramwipe.heldmap", expect: lab.ExpectMeasured, crypt: false},
 		{name: "memtest-only", labInit: false, cmdline: without("init_on_free=1") + " ramwipe.heldmap ramwipe.skip", expect: lab.ExpectMeasured, crypt: false, oneSize: true},
@@ -99,6 +104,34 @@ func variants(contract string) []variant {
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true},
 	}
+	return append(vs, faultVariants(contract)...)
+}
+
+// faultVariants are the fault matrix (docs/fault-matrix.md): crypt-panic's
+// guest, each with a fault before its trigger (see qemu-tests/lab/fault.go).
+// The cheap ones run by default, the others with -all.
+func faultVariants(contract string) []variant {
+	conf := "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n"
+	var vs []variant
+	for _, f := range []struct {
+		name    string
+		allOnly bool
+	}{
+		{"rehearsal-killed", false},
+		{"flood-panic", false},
+		{"files-deleted", false},
+		{"triple-trigger", false},
+		{"rehearsal-expired", true},
+		{"rearm-loop", true},
+		{"flood-hotkey", true},
+		{"hung-crypt", true},
+		{"memory-pressure", true},
+		{"cpu-saturation", true},
+	} {
+		vs = append(vs, variant{name: "fault-" + f.name, cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+			daemon: conf, state: "armed", trigger: "fault-" + f.name, allOnly: f.allOnly, hung: f.name == "hung-crypt"})
+	}
+	return vs
 }
 
 type size struct{ mem, smp int }
@@ -119,6 +152,9 @@ func plan(vs []variant, all bool) []struct {
 		for _, v := range vs {
 			if (v.expect == lab.ExpectPowerOff || v.crypt) && s != sizes[0] {
 				continue // drills and key scans (aeskeyfind is slow) at the smallest size
+			}
+			if v.allOnly && !all {
+				continue
 			}
 			if v.oneSize && !all && s != sizes[1] {
 				continue // measurements for the README: one size keeps the lab short
@@ -145,6 +181,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bench := fs.Bool("bench", false, "run the benchmark's scenarios instead and write bench.json (see bench.go)")
 	maps := fs.Bool("maps", false, "draw each scenario's before/after memory map (map-NAME.png)")
 	sdmem := fs.String("sdmem", "", "secure-delete's sdmem binary, for the benchmark's peer scenario")
+	repeat := fs.Int("repeat", 1, "run the selected scenarios this many times; with more than one, print and write a soak summary (soak.json)")
+	skipIdle := fs.Bool("skip-idle", false, "skip the at-rest measurement of ramwiped (60 s in crypt-panic), for soaks")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -197,10 +235,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var recs []lab.Record
 	br := newBenchRun(*bench, *maps, *sdmem)
-	for _, p := range br.plan(variants(contract), contract, *all) {
+	var runs []struct {
+		v variant
+		s size
+	}
+	for range max(*repeat, 1) {
+		runs = append(runs, br.plan(variants(contract), contract, *all)...)
+	}
+	round := map[string]int{}
+	for _, p := range runs {
 		name := fmt.Sprintf("%dM-smp%d/%s", p.s.mem, p.s.smp, p.v.name)
 		if *only != "" && !strings.Contains(name, *only) {
 			continue
+		}
+		if *repeat > 1 {
+			round[name]++
+			name = fmt.Sprintf("%s#%d", name, round[name])
+		}
+		if *skipIdle {
+			p.v.idle = 0
 		}
 		wipeImage := releaseImage
 		if p.v.labInit {
@@ -213,6 +266,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
+		}
+		if p.v.hung {
+			more, err := hungCryptFiles(abs)
+			if err != nil {
+				return err
+			}
+			extra = append(extra, more...)
 		}
 		more, err := br.files(p.v)
 		if err != nil {
@@ -281,6 +341,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, f := range rec.Failures {
 			fmt.Fprintf(stdout, "    %s\n", f)
 		}
+		if line := panicLine(rec); line != "" {
+			fmt.Fprintf(stdout, "    %s\n", line)
+		}
 		recs = append(recs, rec)
 		br.record(stdout, abs, name, logPath, p.s, rec)
 		if ctx.Err() != nil {
@@ -300,6 +363,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout)
 	lab.WriteTable(stdout, recs)
 	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(*out, "report.json"))
+	if *repeat > 1 {
+		if err := writeSoak(stdout, abs, *repeat, recs); err != nil {
+			return err
+		}
+	}
 	var failed []string
 	for _, r := range recs {
 		if !r.Pass {
