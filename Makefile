@@ -13,7 +13,7 @@ DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab fullsys bench demo test test-all clean
+.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab soak-lab fullsys bench demo test test-all clean
 
 all: binaries initramfs
 
@@ -128,6 +128,12 @@ LAB_KERNEL_DIR = $$(if [ -n '$(KERNEL)' ]; then qemu-tests/own-kernel.sh $(LAB_C
 
 lab: lab-deps initramfs
 	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/lab $(LABFLAGS)
+
+# The memory lab's panic, SOAK_N times in a row (each a fresh guest and
+# volume key): prints "N/N complete wipes" and writes build/soak/soak.json.
+SOAK_N ?= 30
+soak-lab: lab-deps initramfs
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/soak -run /crypt-panic -repeat $(SOAK_N) -skip-idle $(LABFLAGS)
 
 # The full-system lab: ramwipe's .deb on a Debian bookworm guest built with
 # debootstrap (cached in LAB_CACHE until its recipe changes).
