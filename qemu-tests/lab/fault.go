@@ -46,6 +46,9 @@ type Fault struct {
 	SentToTriggerMS float64 `json:"sent_to_trigger_ms,omitempty"`
 	SentToKeysMS    float64 `json:"sent_to_keys_wiped_ms,omitempty"`
 	SentToKexecMS   float64 `json:"sent_to_kexec_ms,omitempty"`
+	// MarkToTriggerMS: from each of the agent's other marks ("rehearsal
+	// client killed", "rehearsal client gave up") to the trigger mark.
+	MarkToTriggerMS map[string]float64 `json:"mark_to_trigger_ms,omitempty"`
 	// TriggerSpreadMS: the host's time from the first trigger fired to the
 	// last (the triple trigger).
 	TriggerSpreadMS float64 `json:"trigger_spread_ms,omitempty"`
@@ -300,6 +303,16 @@ func (f *Fault) analyse(lines []Line) {
 			at["lab: "+strings.TrimSpace(m[2])] = t
 		}
 	}
+	if t0, ok := at["trigger"]; ok {
+		for k, t := range at {
+			if what, ok := strings.CutPrefix(k, "lab: "); ok && what != "panic sent" {
+				if f.MarkToTriggerMS == nil {
+					f.MarkToTriggerMS = map[string]float64{}
+				}
+				f.MarkToTriggerMS[what] = 1000 * (t0 - t)
+			}
+		}
+	}
 	sent, ok := at["lab: panic sent"]
 	if !ok {
 		return
@@ -343,6 +356,9 @@ func (f *Fault) String() string {
 	s := fmt.Sprintf("%d sequence(s)", f.Sequences)
 	if f.SentToKeysMS > 0 {
 		s += fmt.Sprintf(", panic sent → keys %.1f ms / → kexec %.1f ms", f.SentToKeysMS, f.SentToKexecMS)
+	}
+	for k, v := range f.MarkToTriggerMS {
+		s += fmt.Sprintf(", %s → trigger %.0f ms", k, v)
 	}
 	return s
 }

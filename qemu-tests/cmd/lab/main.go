@@ -183,6 +183,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sdmem := fs.String("sdmem", "", "secure-delete's sdmem binary, for the benchmark's peer scenario")
 	repeat := fs.Int("repeat", 1, "run the selected scenarios this many times; with more than one, print and write a soak summary (soak.json)")
 	skipIdle := fs.Bool("skip-idle", false, "skip the at-rest measurement of ramwiped (60 s in crypt-panic), for soaks")
+	oldDaemon := fs.String("ramwiped", "", "put this ramwiped binary in the guest instead of building ./cmd/ramwiped (to run scenarios against older code)")
+	oldCLI := fs.String("ramwipe", "", "the same for the ramwipe CLI")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -219,6 +221,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := goBuild(b.out, b.pkg, b.tags); err != nil {
 			return err
 		}
+	}
+	if *oldDaemon != "" {
+		daemonBin = *oldDaemon
+	}
+	if *oldCLI != "" {
+		cliBin = *oldCLI
 	}
 	labImage, err := buildImage(labInit)
 	if err != nil {
