@@ -138,11 +138,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	reply, err := control.Do(ctx, *socket, req)
+	// The priority socket first: root and the group only, so that no
+	// flood of other users' connections is queued ahead of this one.
+	paths := []string{control.PriorityPath(*socket), *socket}
+	reply, err := control.DoFirst(ctx, paths, req)
 	for err == nil && reply.Busy() && ctx.Err() == nil {
 		// Every slot is taken (a stuck client): a panic must still get in.
 		time.Sleep(50 * time.Millisecond)
-		reply, err = control.Do(ctx, *socket, req)
+		reply, err = control.DoFirst(ctx, paths, req)
 	}
 	if err != nil {
 		if req.Command == "panic" && errors.Is(err, io.EOF) {

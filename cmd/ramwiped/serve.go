@@ -43,11 +43,12 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 		gid, _ = strconv.Atoi(g.Gid)
 	}
 	srv := &control.Server{
-		Path:    d.cfg.Socket,
-		GID:     gid,
-		Group:   d.cfg.Group,
-		Handler: d.handle,
-		Logf:    func(f string, a ...any) { log.Warn(fmt.Sprintf(f, a...)) },
+		Path:         d.cfg.Socket,
+		PriorityPath: control.PriorityPath(d.cfg.Socket),
+		GID:          gid,
+		Group:        d.cfg.Group,
+		Handler:      d.handle,
+		Logf:         func(f string, a ...any) { log.Warn(fmt.Sprintf(f, a...)) },
 	}
 	d.mu.Lock()
 	d.refused = srv.Refused

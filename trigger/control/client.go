@@ -18,11 +18,30 @@ import (
 // long as the daemon takes (after a panic request, possibly until the
 // machine is gone).
 func Do(ctx context.Context, path string, r Request) (Reply, error) {
+	return DoFirst(ctx, []string{path}, r)
+}
+
+// DoFirst is [Do] on the first of paths that takes the connection: ramwipe
+// passes the priority socket ([PriorityPath]), then the control socket.
+// A path that cannot be connected to (missing: an older ramwiped; no
+// permission: a user outside the group; nobody listening) is skipped; if
+// none can be, the error is the last path's.
+func DoFirst(ctx context.Context, paths []string, r Request) (Reply, error) {
 	if err := r.Validate(); err != nil {
 		return Reply{}, fmt.Errorf("invalid request: %w", err)
 	}
+	if len(paths) == 0 {
+		return Reply{}, errors.New("connect to ramwiped: no socket path")
+	}
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	var c net.Conn
+	var err error
+	path := ""
+	for _, path = range paths {
+		if c, err = d.DialContext(ctx, "unix", path); err == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return Reply{}, fmt.Errorf("connect to ramwiped at %s: %w%s", path, err, dialHint(err))
 	}

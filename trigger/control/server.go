@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,13 +69,32 @@ type Server struct {
 	// ReadTimeout bounds the time from accepting a connection to having
 	// its whole request line; zero or less means 2s.
 	ReadTimeout time.Duration
+	// PriorityPath, if set, is a second socket for those who may use
+	// ramwiped: mode 0660 with group GID (0600 when GID is -1), so that
+	// the kernel refuses everyone else at connect(2). The main socket is
+	// open to all, and a connection waits in its accept queue behind every
+	// one made before it: an unprivileged flood there (measured in the
+	// memory lab: 500 held connections and a client sending garbage)
+	// delayed a root `ramwipe panic` by seconds. Nobody outside the group
+	// can queue anything on this one. Its connections have their own
+	// accept loop and are served like the main socket's; ramwipe tries it
+	// first (see [DoFirst] and [PriorityPath]). If it cannot be made
+	// (chown needs CAP_CHOWN), Listen logs why and goes on without it.
+	PriorityPath string
 
 	// peer reads a connection's credentials; nil means peerCredentials.
 	// Tests set it to play a user they are not.
 	peer func(*net.UnixConn) (Peer, error)
 
-	ln      *net.UnixListener
+	ln, pln *net.UnixListener
 	refused atomic.Uint64
+}
+
+// PriorityPath is the priority socket that ramwiped listens on beside the
+// control socket at path (see [Server.PriorityPath]):
+// /run/ramwipe/control.priority.sock for the default.
+func PriorityPath(path string) string {
+	return strings.TrimSuffix(path, ".sock") + ".priority.sock"
 }
 
 // Refused returns how many connections this server has refused: peers
@@ -160,8 +180,44 @@ func (s *Server) Listen() error {
 		ln.Close()
 		return fmt.Errorf("make control socket usable by all: %w", err)
 	}
+	if s.PriorityPath != "" {
+		// Without it everyone still has the control socket: a warning.
+		if pln, err := s.listenPriority(); err != nil && s.Logf != nil {
+			s.Logf("control: %v; root and the group use %s only, where a flood of other users' connections can delay them", err, s.Path)
+		} else if err == nil {
+			s.pln = pln
+		}
+	}
 	s.ln = ln
 	return nil
+}
+
+// listenPriority creates the priority socket: root and group GID only.
+func (s *Server) listenPriority() (*net.UnixListener, error) {
+	path := s.PriorityPath
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("listen on priority socket %s: the path is %d bytes; a unix socket's is at most %d", path, len(path), maxSocketPath)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen on priority socket: %w", err)
+	}
+	mode := os.FileMode(0o600)
+	if s.GID >= 0 {
+		mode = 0o660
+		err = os.Chown(path, -1, s.GID)
+	}
+	if err == nil {
+		err = os.Chmod(path, mode)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("priority socket %s: %w", path, err)
+	}
+	return ln, nil
 }
 
 // removeStale removes the socket at path if nobody listens on it, and
@@ -256,7 +312,22 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer sv.wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	if pln := s.pln; pln != nil {
+		defer pln.Close() // before the Wait: its accept loop ends then
+		stopPriority := context.AfterFunc(ctx, func() { pln.Close() })
+		defer stopPriority()
+		sv.wg.Go(func() {
+			if err := sv.accept(ctx, pln, s.PriorityPath); err != nil {
+				sv.logf("control: %v; the priority socket is closed, the control socket still serves", err)
+			}
+		})
+	}
+	return sv.accept(ctx, ln, s.Path)
+}
 
+// accept accepts connections on ln and dispatches them until ctx is done
+// (nil) or accepting fails for good.
+func (sv *serving) accept(ctx context.Context, ln *net.UnixListener, path string) error {
 	var delay time.Duration
 	for {
 		c, err := ln.AcceptUnix()
@@ -265,12 +336,12 @@ func (s *Server) Serve(ctx context.Context) error {
 				return nil
 			}
 			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("accept on control socket %s: %w", s.Path, err)
+				return fmt.Errorf("accept on control socket %s: %w", path, err)
 			}
 			// Out of file descriptors or memory, most likely: wait, as
 			// net/http does, rather than spin or give up.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			sv.logf("control: accept on %s: %v; retrying in %v", s.Path, err, delay)
+			sv.logf("control: accept on %s: %v; retrying in %v", path, err, delay)
 			select {
 			case <-ctx.Done():
 				return nil

@@ -640,3 +640,86 @@ func TestServeLateGoroutine(t *testing.T) {
 	got := raw(t, path, Request{Command: CommandPanic}.Marshal(), false)
 	assert.Equal(t, "OK done panic\n", got)
 }
+
+// TestPrioritySocketBeatsFlood: connections queued on the control socket
+// before a request (here 600 from a stranger, each costing the accept loop
+// 2 ms, as a loaded machine's does) delay it by over a second there — in
+// the memory lab's fault-flood-panic a root panic request, connected and
+// written in 26 ms, reached the handler 5.7 s later — but not on the
+// priority socket, which has its own accept queue and loop and which
+// strangers cannot connect to.
+func TestPrioritySocketBeatsFlood(t *testing.T) {
+	const flood = 600
+	for _, priority := range []bool{false, true} {
+		t.Run(fmt.Sprintf("priority=%v", priority), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "control.sock")
+			var n atomic.Int32
+			s := &Server{
+				Path: path, GID: os.Getgid(), Handler: echo, ReadTimeout: time.Minute, Logf: t.Logf,
+				// The main socket's first flood connections are a
+				// stranger's, slow to take in; then root's request.
+				peer: func(c *net.UnixConn) (Peer, error) {
+					if c.LocalAddr().String() == path && n.Add(1) <= flood {
+						time.Sleep(2 * time.Millisecond)
+						return Peer{PID: 666, UID: 1000, GID: 1000}, nil
+					}
+					return root, nil
+				},
+			}
+			paths := []string{path}
+			if priority {
+				s.PriorityPath = PriorityPath(path)
+				paths = []string{s.PriorityPath, path}
+			}
+			require.NoError(t, s.Listen())
+			if priority {
+				fi, err := os.Stat(s.PriorityPath)
+				require.NoError(t, err)
+				assert.Equal(t, os.FileMode(0o660), fi.Mode().Perm(), "priority socket mode")
+			}
+			for range flood { // queued: nobody accepts yet
+				dial(t, path)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx) }()
+			t.Cleanup(func() {
+				cancel()
+				require.NoError(t, <-done, "Serve")
+			})
+
+			t0 := time.Now()
+			rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer rcancel()
+			rep, err := DoFirst(rctx, paths, Request{Command: CommandPanic})
+			took := time.Since(t0)
+			require.NoError(t, err)
+			assert.Equal(t, Reply{OK: true, Text: "done panic"}, rep)
+			t.Logf("panic answered in %v behind %d queued connections", took, flood)
+			if priority {
+				assert.Less(t, took, 500*time.Millisecond, "the priority socket's request waited for the flood")
+			} else {
+				assert.GreaterOrEqual(t, took, flood*2*time.Millisecond, "the control socket's request should wait behind the flood (the lab's finding)")
+			}
+		})
+	}
+}
+
+func TestDoFirstSkipsUnreachable(t *testing.T) {
+	path, _ := start(t, &Server{GID: -1, Handler: echo, peer: asPeer(root)})
+	missing := filepath.Join(t.TempDir(), "control.priority.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rep, err := DoFirst(ctx, []string{missing, path}, Request{Command: CommandStatus})
+	require.NoError(t, err)
+	assert.Equal(t, Reply{OK: true, Text: "done status"}, rep)
+	_, err = DoFirst(ctx, []string{path + ".x", missing}, Request{Command: CommandStatus})
+	require.ErrorContains(t, err, missing, "the last path's error")
+}
+
+func TestListenWithoutPrioritySocket(t *testing.T) {
+	s := &Server{PriorityPath: filepath.Join(t.TempDir(), "missing", "p.sock"), GID: -1, Handler: echo, peer: asPeer(root)}
+	path, log := start(t, s) // Listen succeeds: the control socket serves without it
+	assert.True(t, log.has("priority socket", "root and the group use "+path+" only"), "log:\n%s", log)
+	assert.Equal(t, Reply{OK: true, Text: "done status"}, do(t, path, Request{Command: CommandStatus}))
+}
