@@ -8,6 +8,8 @@ package main
 //
 //	panic-mark          "ramwipe-lab: panic sent" to /dev/kmsg (the guest
 //	                    clock), then `ramwipe panic` as root
+//	panic-direct        the same request sent by the agent itself, with
+//	                    marks after the connect and the write
 //	rehearse-bg         `ramwipe test hotkey` in the background
 //	rehearse-kill       SIGKILL that client ("LAB REHEARSAL-KILLED")
 //	rehearse-expire N   a client that asks for a hotkey rehearsal and
@@ -77,6 +79,22 @@ func panicMark() {
 	fmt.Printf("LAB PANIC RETURNED %v: %s\n", err, bytes.TrimSpace(out))
 }
 
+// panicDirect sends the panic request itself, as root, without starting
+// the CLI, with a mark before the connect, after it and after the request
+// is written: where a slow panic waits.
+func panicDirect() {
+	kmsg("panic sent")
+	c, err := net.Dial("unix", control.PriorityPath(controlSocket))
+	kmsg(fmt.Sprintf("panic connected (%v)", err))
+	if err != nil {
+		return
+	}
+	_, err = c.Write(control.Request{Command: control.CommandPanic}.Marshal())
+	kmsg(fmt.Sprintf("panic request written (%v)", err))
+	b, _ := io.ReadAll(c)
+	fmt.Printf("LAB PANIC RETURNED %q\n", b)
+}
+
 var (
 	rehearsalMu sync.Mutex
 	rehearsal   *exec.Cmd
@@ -88,6 +106,8 @@ func faultCommand(cmd, arg string) bool {
 	switch cmd {
 	case "panic-mark":
 		panicMark()
+	case "panic-direct":
+		panicDirect()
 	case "rehearse-bg":
 		c := exec.Command("/sbin/ramwipe", "test", "hotkey")
 		var out bytes.Buffer

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -160,9 +161,11 @@ func (rec *Record) fault(ctx context.Context, vm *VM, name string, fail func(str
 		if !send("flood 500") {
 			return time.Time{}, false
 		}
+		start := from
 		if _, ok := wait(3*time.Minute, "LAB FLOOD holding"); !ok {
 			return time.Time{}, false
 		}
+		from = start // the two processes report in either order
 		if _, ok := wait(time.Minute, "LAB FLOOD garbage"); !ok {
 			return time.Time{}, false
 		}
@@ -174,6 +177,10 @@ func (rec *Record) fault(ctx context.Context, vm *VM, name string, fail func(str
 		// with another job on the machine does not keep even without a
 		// flood (the CLI's start-up alone): fail at a second.
 		f.SentWithinMS = 1000
+		if os.Getenv("LAB_PANIC_DIRECT") != "" { // diagnosis: no CLI start-up
+			at := time.Now()
+			return at, send("panic-direct")
+		}
 		return panicMark()
 	case "fault-hung-crypt":
 		if !send("hang-crypt") {
