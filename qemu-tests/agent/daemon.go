@@ -30,6 +30,12 @@ func startDaemon() error {
 		return fmt.Errorf("start ramwiped: %w", err)
 	}
 	daemonPID = cmd.Process.Pid
+	// As the package's unit does (OOMScoreAdjust=-1000): never the OOM
+	// killer's choice. Without it the first fault-rearm-loop saw the
+	// kernel kill ramwiped inside the re-arm's kexec_file_load.
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", daemonPID), []byte("-1000"), 0); err != nil {
+		return fmt.Errorf("ramwiped's oom_score_adj: %w", err)
+	}
 	// The state line comes first; "ready" once the control socket listens.
 	state := make(chan string, 1)
 	go func() {
