@@ -10,6 +10,7 @@ package main
 //	                    clock), then `ramwipe panic` as root
 //	panic-direct        the same request sent by the agent itself, with
 //	                    marks after the connect and the write
+//	cli-probe           `ramwipe -h` between two marks: the CLI's start-up now
 //	rehearse-bg         `ramwipe test hotkey` in the background
 //	rehearse-kill       SIGKILL that client ("LAB REHEARSAL-KILLED")
 //	rehearse-expire N   a client that asks for a hotkey rehearsal and
@@ -108,6 +109,12 @@ func faultCommand(cmd, arg string) bool {
 		panicMark()
 	case "panic-direct":
 		panicDirect()
+	case "cli-probe":
+		// The CLI's start-up as it is now: `ramwipe -h` runs the same
+		// binary up to its flag parsing, and connects to nothing.
+		kmsg("cli probe start")
+		_ = exec.Command("/sbin/ramwipe", "-h").Run()
+		kmsg("cli probe done")
 	case "rehearse-bg":
 		c := exec.Command("/sbin/ramwipe", "test", "hotkey")
 		var out bytes.Buffer

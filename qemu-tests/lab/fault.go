@@ -55,8 +55,11 @@ type Fault struct {
 	TriggerSpreadMS float64 `json:"trigger_spread_ms,omitempty"`
 	// Swallowed: ramwiped took the real trigger for a rehearsal.
 	Swallowed bool `json:"swallowed,omitempty"`
+	// CLIStartMS: how long `ramwipe -h` took just before the panic was
+	// sent (the agent's cli-probe): the CLI's start-up under the fault.
+	CLIStartMS float64 `json:"cli_startup_ms,omitempty"`
 	// KeysWithinMS, if set, bounds trigger → keys-wiped; SentWithinMS
-	// bounds panic sent → keys-wiped.
+	// bounds panic sent → keys-wiped less the CLI's start-up.
 	KeysWithinMS float64 `json:"keys_within_ms,omitempty"`
 	SentWithinMS float64 `json:"sent_within_ms,omitempty"`
 }
@@ -175,11 +178,16 @@ func (rec *Record) fault(ctx context.Context, vm *VM, name string, fail func(str
 		}
 		// The issue saw 3.5–3.8 s here; the goal is 100 ms, which TCG
 		// with another job on the machine does not keep even without a
-		// flood (the CLI's start-up alone): fail at a second.
+		// flood: the CLI's start-up alone took 0.1–2 s here, varying with
+		// the load. So the lab times that start-up just before (cli-probe)
+		// and fails when what is left exceeds a second.
 		f.SentWithinMS = 1000
 		if os.Getenv("LAB_PANIC_DIRECT") != "" { // diagnosis: no CLI start-up
 			at := time.Now()
 			return at, send("panic-direct")
+		}
+		if !send("cli-probe") {
+			return time.Time{}, false
 		}
 		return panicMark()
 	case "fault-hung-crypt":
@@ -312,12 +320,17 @@ func (f *Fault) analyse(lines []Line) {
 	}
 	if t0, ok := at["trigger"]; ok {
 		for k, t := range at {
-			if what, ok := strings.CutPrefix(k, "lab: "); ok && what != "panic sent" {
+			if what, ok := strings.CutPrefix(k, "lab: "); ok && what != "panic sent" && !strings.HasPrefix(what, "cli probe") {
 				if f.MarkToTriggerMS == nil {
 					f.MarkToTriggerMS = map[string]float64{}
 				}
 				f.MarkToTriggerMS[what] = 1000 * (t0 - t)
 			}
+		}
+	}
+	if a, ok := at["lab: cli probe start"]; ok {
+		if b, ok := at["lab: cli probe done"]; ok {
+			f.CLIStartMS = 1000 * (b - a)
 		}
 	}
 	sent, ok := at["lab: panic sent"]
@@ -341,8 +354,8 @@ func (f *Fault) judge(p *Panic, fail func(string, ...any)) {
 	if f.KeysWithinMS > 0 && p != nil && p.TriggerToKeysMS > f.KeysWithinMS {
 		fail("trigger → keys wiped took %.1f ms (want ≤ %.0f ms: the key deadline did not hold)", p.TriggerToKeysMS, f.KeysWithinMS)
 	}
-	if f.SentWithinMS > 0 && !(f.SentToKeysMS > 0 && f.SentToKeysMS <= f.SentWithinMS) {
-		fail("panic sent → keys wiped took %.1f ms (want ≤ %.0f ms)", f.SentToKeysMS, f.SentWithinMS)
+	if f.SentWithinMS > 0 && !(f.SentToKeysMS > 0 && f.SentToKeysMS-f.CLIStartMS <= f.SentWithinMS) {
+		fail("panic sent → keys wiped took %.1f ms, %.1f ms more than the CLI's start-up just before (want ≤ %.0f ms more)", f.SentToKeysMS, f.SentToKeysMS-f.CLIStartMS, f.SentWithinMS)
 	}
 	if p == nil || !containsStep(p.Steps, "kexec") {
 		fail("ramwiped never reached its kexec step")
@@ -363,6 +376,9 @@ func (f *Fault) String() string {
 	s := fmt.Sprintf("%d sequence(s)", f.Sequences)
 	if f.SentToKeysMS > 0 {
 		s += fmt.Sprintf(", panic sent → keys %.1f ms / → kexec %.1f ms", f.SentToKeysMS, f.SentToKexecMS)
+	}
+	if f.CLIStartMS > 0 {
+		s += fmt.Sprintf(" (the CLI's start-up just before: %.1f ms)", f.CLIStartMS)
 	}
 	for k, v := range f.MarkToTriggerMS {
 		s += fmt.Sprintf(", %s → trigger %.0f ms", k, v)
