@@ -147,6 +147,9 @@ func run() error {
 			return err
 		}
 		counts[canary.Disk] = n
+		if err := linkKeys(); err != nil {
+			return err
+		}
 	}
 	if cfg.daemon {
 		// After the crypt volume is open, as on a real host where

@@ -54,6 +54,9 @@ type Scenario struct {
 	// Key, if set, is the volume key of the LUKS2 volume the guest opens
 	// (lab.crypt=1): the dumps are searched for it.
 	Key []byte
+	// Keyring, if set, is what the guest links into its keyring besides
+	// (with Key): the dumps are searched for its payloads.
+	Keyring *Keyring
 	// Daemon makes the guest arm with ramwiped (lab.daemon=1); DaemonState
 	// is the state it must report ("armed", "degraded").
 	Daemon      bool
@@ -106,20 +109,21 @@ type Record struct {
 	PoweredOff bool   `json:"powered_off"`
 	// PowerOffIgnored says why the power-off was not required (see
 	// Record.waitAfterResume).
-	PowerOffIgnored string   `json:"power_off_ignored,omitempty"`
-	Shutdown        string   `json:"shutdown_reason,omitempty"`
-	Summary         string   `json:"wipe_summary,omitempty"`
-	FillMiB         uint64   `json:"fill_mib"`
-	Timings         Timings  `json:"timings"`
-	Daemon          string   `json:"daemon_state,omitempty"`
-	Drill           *Drill   `json:"drill,omitempty"`
-	USB             *USB     `json:"usb,omitempty"`
-	Idle            *Idle    `json:"idle,omitempty"`
-	Panic           *Panic   `json:"panic,omitempty"`
-	KeyPre          *KeyScan `json:"key_pre,omitempty"`
-	KeyPost         *KeyScan `json:"key_post,omitempty"`
-	Pass            bool     `json:"pass"`
-	Failures        []string `json:"failures,omitempty"`
+	PowerOffIgnored string         `json:"power_off_ignored,omitempty"`
+	Shutdown        string         `json:"shutdown_reason,omitempty"`
+	Summary         string         `json:"wipe_summary,omitempty"`
+	FillMiB         uint64         `json:"fill_mib"`
+	Timings         Timings        `json:"timings"`
+	Daemon          string         `json:"daemon_state,omitempty"`
+	Drill           *Drill         `json:"drill,omitempty"`
+	USB             *USB           `json:"usb,omitempty"`
+	Idle            *Idle          `json:"idle,omitempty"`
+	Panic           *Panic         `json:"panic,omitempty"`
+	KeyPre          *KeyScan       `json:"key_pre,omitempty"`
+	KeyPost         *KeyScan       `json:"key_post,omitempty"`
+	Keyring         *KeyringResult `json:"keyring,omitempty"`
+	Pass            bool           `json:"pass"`
+	Failures        []string       `json:"failures,omitempty"`
 
 	expectDaemon string
 }
@@ -181,7 +185,10 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	// The pre-trigger dump: the positive control.
 	t := time.Now()
-	pre, keyPre, err := vm.DumpScan(ctx, scanner.Pre, sc.Key)
+	if sc.Keyring != nil {
+		rec.Keyring = &KeyringResult{}
+	}
+	pre, keyPre, err := vm.DumpScan(ctx, sc.withKeyring(scanner.Pre, rec.Keyring, true), sc.Key)
 	if err != nil {
 		fail("pre dump: %v", err)
 		return rec
@@ -270,7 +277,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	// The post dump.
 	t = time.Now()
-	post, keyPost, err := vm.DumpScan(ctx, scanner.Post, sc.Key)
+	post, keyPost, err := vm.DumpScan(ctx, sc.withKeyring(scanner.Post, rec.Keyring, false), sc.Key)
 	if err != nil {
 		fail("post dump: %v", err)
 		return rec
@@ -281,8 +288,26 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	return rec
 }
 
+// withKeyring adds the keyring scan to a dump's scan.
+func (sc Scenario) withKeyring(scan func([]byte) Scan, r *KeyringResult, pre bool) func([]byte) Scan {
+	if sc.Keyring == nil {
+		return scan
+	}
+	return func(ram []byte) Scan {
+		if pre {
+			r.Pre = sc.Keyring.scan(ram)
+		} else {
+			r.Post = sc.Keyring.scan(ram)
+		}
+		return scan(ram)
+	}
+}
+
 // judge checks the controls and the scenario's expectation.
 func (rec *Record) judge(fail func(string, ...any)) {
+	if rec.Keyring != nil {
+		rec.Keyring.judge(rec.Expect, fail)
+	}
 	if rec.Pre.FoundFraction < 0.9 {
 		fail("positive control: only %.1f %% of planted canaries visible before the trigger (want ≥ 90 %%)", 100*rec.Pre.FoundFraction)
 	}
