@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() < 1 {
-		return errors.New("usage: labcompare [-o FILE] REPORT.json...")
+		return errors.New("usage: labcompare [-o FILE] REPORT.json [REPORT.json]")
 	}
 	var reps []report
 	for _, p := range fs.Args() {
