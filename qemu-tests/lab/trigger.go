@@ -253,19 +253,22 @@ func (rec *Record) usbInsert(ctx context.Context, vm *VM, fail func(string, ...a
 	if !rec.unplugUnrelated(ctx, vm, fail) {
 		return time.Time{}, false
 	}
-	// The drive went with the device (QEMU deletes a -drive's block
-	// backend with its device): add it again, then the stick at its port.
-	if _, err := vm.QMP.Execute(ctx, "blockdev-add", map[string]any{
-		"driver": "raw", "node-name": "otherdisk2", "file": map[string]any{"driver": "file", "filename": img},
-	}); err != nil {
-		fail("blockdev-add of the unrelated stick's image: %v", err)
-		return time.Time{}, false
-	}
-	if _, err := vm.QMP.Execute(ctx, "device_add", map[string]any{
-		"driver": "usb-storage", "bus": "xhci.0", "port": "2", "drive": "otherdisk2", "id": "otherstick2", "removable": true,
-	}); err != nil {
-		fail("device_add of the unrelated stick again: %v", err)
-		return time.Time{}, false
+	// The stick again at its port, on its drive if QEMU kept it; QEMU
+	// deletes a -drive's block backend with its device, and then the
+	// image is added again as a new node.
+	stick := map[string]any{"driver": "usb-storage", "bus": "xhci.0", "port": "2", "drive": "otherdisk", "id": "otherstick2", "removable": true}
+	if _, err := vm.QMP.Execute(ctx, "device_add", stick); err != nil {
+		if _, err := vm.QMP.Execute(ctx, "blockdev-add", map[string]any{
+			"driver": "raw", "node-name": "otherdisk2", "file": map[string]any{"driver": "file", "filename": img},
+		}); err != nil {
+			fail("blockdev-add of the unrelated stick's image: %v", err)
+			return time.Time{}, false
+		}
+		stick["drive"] = "otherdisk2"
+		if _, err := vm.QMP.Execute(ctx, "device_add", stick); err != nil {
+			fail("device_add of the unrelated stick again: %v", err)
+			return time.Time{}, false
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
