@@ -70,8 +70,9 @@ type Scenario struct {
 	// stick is pulled), "usbkbd"
 	// (a USB keyboard hot-plugged with device_add, then the chord on it),
 	// or "usbinsert" (the guest learns its USB devices into the allow-list
-	// before ramwiped starts; an allowed stick is re-plugged, which must
-	// not trigger, then a USB mouse is plugged in).
+	// before ramwiped starts; an allowed stick is re-plugged and the guest
+	// suspended and resumed, neither of which may trigger, then a USB
+	// mouse is plugged in).
 	Trigger string
 	// USB makes the guest mount its USB sticks (lab.usb=1): the QEMU
 	// devices come with Extra (see [USBSticks]).
@@ -229,7 +230,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 			}
 		}
 	}()
-	if trigger == "resume" {
+	if trigger == "resume" || trigger == "usbinsert" {
 		err = rec.waitAfterResume(ctx, vm)
 	} else {
 		err = vm.Wait(ctx)

@@ -49,6 +49,9 @@ type USB struct {
 	// AllowedReplugIgnored: an allowed stick was unplugged and plugged in
 	// again, ramwiped said "allowed", and nothing fired.
 	AllowedReplugIgnored bool `json:"allowed_replug_ignored,omitempty"`
+	// USBResumeNoticed: the USB-insertion trigger logged the resume (its
+	// settle time for re-enumerating devices starts then).
+	USBResumeNoticed bool `json:"usb_resume_noticed,omitempty"`
 	// InsertSeen is ramwiped's log line for the device that fired.
 	InsertSeen string `json:"insert_seen,omitempty"`
 }
@@ -223,7 +226,8 @@ func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(s
 
 // usbInsert checks that the allow-list was learned and ramwiped watches
 // USB insertions, re-plugs the unrelated (allowed) stick at the same port
-// and checks that nothing fires, then plugs in a USB mouse: the trigger.
+// and suspends and resumes the guest, checking after each that nothing
+// fires, then plugs in a USB mouse: the trigger.
 func (rec *Record) usbInsert(ctx context.Context, vm *VM, fail func(string, ...any)) (time.Time, bool) {
 	rec.USB = &USB{}
 	for _, l := range vm.Lines() {
@@ -281,6 +285,11 @@ func (rec *Record) usbInsert(ctx context.Context, vm *VM, fail func(string, ...a
 		return time.Time{}, false
 	}
 	rec.USB.AllowedReplugIgnored = true
+	// A suspend and resume: the sticks may re-enumerate; nothing fires.
+	if !rec.suspendResume(ctx, vm, fail) {
+		return time.Time{}, false
+	}
+	rec.USB.USBResumeNoticed = strings.Contains(lastLines(vm, math.MaxInt), "usb: the machine resumed")
 
 	at := time.Now()
 	if _, err := vm.QMP.Execute(ctx, "device_add", map[string]string{"driver": "usb-mouse", "id": "mouse", "bus": "xhci.0"}); err != nil {

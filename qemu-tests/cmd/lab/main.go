@@ -101,8 +101,8 @@ func variants(contract string) []variant {
 		{name: "crypt-usbkbd", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "usbkbd"},
 		// usb_insert on, the allow-list learned in the guest (ramwipe usb
-		// learn --write: the two sticks); an allowed stick re-plugged must
-		// not fire, a usb-mouse plugged in must.
+		// learn --write: the two sticks); an allowed stick re-plugged and a
+		// suspend and resume must not fire, a usb-mouse plugged in must.
 		{name: "usb-insert", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\nusb_insert = on\n", state: "armed", trigger: "usbinsert"},
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true, keyring: true,
