@@ -67,8 +67,12 @@ type Scenario struct {
 	// member of the group), "unplug" (QMP device_del of an unrelated USB
 	// stick, which must not trigger, then of the boot stick), "resume"
 	// (suspend to RAM and wake-up, which must not trigger, then the boot
-	// stick is pulled), or "usbkbd"
-	// (a USB keyboard hot-plugged with device_add, then the chord on it).
+	// stick is pulled), "usbkbd"
+	// (a USB keyboard hot-plugged with device_add, then the chord on it),
+	// or "usbinsert" (the guest learns its USB devices into the allow-list
+	// before ramwiped starts; an allowed stick is re-plugged and the guest
+	// suspended and resumed, neither of which may trigger, then a USB
+	// mouse is plugged in).
 	Trigger string
 	// USB makes the guest mount its USB sticks (lab.usb=1): the QEMU
 	// devices come with Extra (see [USBSticks]).
@@ -126,6 +130,7 @@ type Record struct {
 	Failures        []string       `json:"failures,omitempty"`
 
 	expectDaemon string
+	extra        []string // the scenario's QEMU arguments (the sticks' images)
 }
 
 var (
@@ -152,7 +157,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	vm, err := StartVM(ctx, VMConfig{
 		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console, Extra: sc.Extra,
 		// loglevel=5: ramwiped's panic-step marks (KERN_WARNING) reach the console.
-		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d lab.usb=%d%s", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon), b2i(sc.USB), map[bool]string{true: " i8042.nokbd"}[sc.Trigger == "usbkbd"]),
+		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d lab.usb=%d%s%s", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon), b2i(sc.USB), map[bool]string{true: " i8042.nokbd"}[sc.Trigger == "usbkbd"], map[bool]string{true: " lab.usblearn=1"}[sc.Trigger == "usbinsert"]),
 	})
 	if err != nil {
 		fail("start guest: %v", err)
@@ -207,6 +212,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		}
 		trigger = "panic-as 1001 1001 990" // a member of the ramwipe group
 	}
+	rec.extra = sc.Extra
 	kexecAt, ok := rec.fire(ctx, vm, trigger, fail)
 	if !ok {
 		return rec
@@ -224,7 +230,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 			}
 		}
 	}()
-	if trigger == "resume" {
+	if trigger == "resume" || trigger == "usbinsert" {
 		err = rec.waitAfterResume(ctx, vm)
 	} else {
 		err = vm.Wait(ctx)
@@ -253,6 +259,10 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		}
 	}
 	for _, l := range vm.Lines() {
+		if rec.USB != nil && trigger == "usbinsert" && rec.USB.InsertSeen == "" && l.At.After(kexecAt) &&
+			strings.Contains(l.Text, "usb: USB device") && strings.Contains(l.Text, "not on the allow-list") {
+			rec.USB.InsertSeen = strings.TrimSpace(l.Text) // logged after the trigger fired: may be missing
+		}
 		if m := daemonRE.FindStringSubmatch(l.Text); m != nil {
 			rec.Daemon = m[1]
 		}

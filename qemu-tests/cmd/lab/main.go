@@ -47,7 +47,9 @@ type variant struct {
 	daemon string
 	state  string
 	// trigger overrides how a daemon scenario fires: "hotkey" presses
-	// the default chord on the guest's keyboard over QMP.
+	// the default chord on the guest's keyboard over QMP; "usbinsert"
+	// learns the allow-list, re-plugs an allowed stick, then plugs in a
+	// USB mouse.
 	trigger string
 	// oneSize: run at 1 GiB only, unless -all.
 	oneSize bool
@@ -98,6 +100,11 @@ func variants(contract string) []variant {
 			daemon: "kernel = /boot/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "resume"},
 		{name: "crypt-usbkbd", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "usbkbd"},
+		// usb_insert on, the allow-list learned in the guest (ramwipe usb
+		// learn --write: the two sticks); an allowed stick re-plugged and a
+		// suspend and resume must not fire, a usb-mouse plugged in must.
+		{name: "usb-insert", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\nusb_insert = on\n", state: "armed", trigger: "usbinsert"},
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true, keyring: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, keyring: true},
