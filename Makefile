@@ -13,7 +13,7 @@ DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab soak-lab fullsys bench demo test test-all clean
+.PHONY: lab-kernels all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab soak-lab fullsys bench demo test test-all clean
 
 all: binaries initramfs
 
@@ -126,8 +126,17 @@ KERNEL    ?=
 MODULES   ?=
 LAB_KERNEL_DIR = $$(if [ -n '$(KERNEL)' ]; then qemu-tests/own-kernel.sh $(LAB_CACHE) '$(KERNEL)' '$(MODULES)'; else qemu-tests/fetch-kernel.sh $(LAB_CACHE) $(LAB_SUITE); fi)
 
+LAB_OUT   ?= $(BUILD)/lab
 lab: lab-deps initramfs
-	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/lab $(LABFLAGS)
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(LAB_OUT) $(LABFLAGS)
+
+# The memory lab on bookworm's kernel (6.1) and on trixie's (6.12), side by
+# side in build/lab-kernels.md; LABFLAGS chooses the scenarios for both.
+lab-kernels: lab-deps initramfs
+	$(MAKE) lab LAB_SUITE= LAB_OUT=$(BUILD)/lab-bookworm
+	$(MAKE) lab LAB_SUITE=trixie LAB_OUT=$(BUILD)/lab-trixie
+	$(GO) run ./qemu-tests/cmd/labcompare -o $(BUILD)/lab-kernels.md $(BUILD)/lab-bookworm/report.json $(BUILD)/lab-trixie/report.json
+	@cat $(BUILD)/lab-kernels.md
 
 # The memory lab's panic, SOAK_N times in a row (each a fresh guest and
 # volume key): prints "N/N complete wipes" and writes build/soak/soak.json.

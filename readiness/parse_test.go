@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
+
+	"github.com/ramwipe/ramwipe/mountinfo"
 )
 
 func TestParseCrypttab(t *testing.T) {
@@ -132,9 +134,9 @@ bad line
 40 22 0:33 /@swap /my\040swap rw - btrfs /dev/mapper/root rw,subvol=/@swap
 `))
 	assert.ErrorContains(t, err, "line 2")
-	assert.Equal(t, []mountEntry{
-		{Major: 253, Minor: 0, Point: "/", FSType: "ext4", Source: "/dev/mapper/root"},
-		{Major: 0, Minor: 33, Point: "/my swap", FSType: "btrfs", Source: "/dev/mapper/root"},
+	assert.Equal(t, []mountinfo.Mount{
+		{Major: 253, Minor: 0, Point: "/", FSType: "ext4", Source: "/dev/mapper/root", SuperOpts: "rw"},
+		{Major: 0, Minor: 33, Point: "/my swap", FSType: "btrfs", Source: "/dev/mapper/root", SuperOpts: "rw,subvol=/@swap"},
 	}, got)
 	m, ok := mountOf(got, "/my swap/file")
 	assert.True(t, ok)

@@ -62,6 +62,7 @@ const (
 	CheckKeyring     = "keyring"
 	CheckHotkey      = "hotkey"
 	CheckSuspend     = "suspend"
+	CheckUSBInsert   = "usb-insert"
 )
 
 // Finding is one result of the audit.
@@ -92,7 +93,8 @@ func (r *Report) Worst() Severity {
 // Options configures [Audit].
 type Options struct {
 	// Config is ramwiped's configuration file, read for the hotkey
-	// chord; "" means /etc/ramwipe/ramwipe.conf.
+	// chord and the USB-insertion trigger; "" means
+	// /etc/ramwipe/ramwipe.conf.
 	Config string
 	// Privileged says the audit runs as root; it decides whether a
 	// missing view (other users' keys) is worth an [Info] finding.
@@ -134,6 +136,7 @@ func audit(root string, opts Options) *Report {
 	a.keyring()
 	a.hotkey()
 	a.suspend()
+	a.usbInsert()
 	return a.r
 }
 

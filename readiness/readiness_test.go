@@ -429,6 +429,54 @@ func TestSuspend(t *testing.T) {
 	})
 }
 
+func TestUSBInsert(t *testing.T) {
+	devices := func(tr *tree) {
+		usb1 := "/sys/devices/pci0000:00/0000:00:04.0/usb1"
+		for port, attrs := range map[string]map[string]string{
+			"usb1": {"idVendor": "1d6b", "idProduct": "0002", "bDeviceClass": "09"},
+			"1-1":  {"idVendor": "46f4", "idProduct": "0001", "bDeviceClass": "00", "serial": "S1", "product": "QEMU USB HARDDRIVE"},
+			"1-2":  {"idVendor": "0627", "idProduct": "0001", "bDeviceClass": "00", "product": "QEMU USB Tablet"},
+		} {
+			dir := usb1
+			if port != "usb1" {
+				dir += "/" + port
+			}
+			for k, v := range attrs {
+				tr.file(dir+"/"+k, v+"\n")
+			}
+			tr.link("/sys/bus/usb/devices/"+port, dir)
+		}
+	}
+	runChecks(t, CheckUSBInsert, []checkCase{
+		{name: "no config file", want: []Severity{Info}, what: "the USB-insertion trigger is off", do: "ramwipe usb learn --write"},
+		{name: "off", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "usb_insert = off\nusb_allow = 1:2\n")
+		}, want: []Severity{Info}, what: "is off"},
+		{name: "on, empty allow-list", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "# x\nusb_insert = on\n")
+			devices(tr)
+		}, want: []Severity{Warn}, what: "usb_insert is on (/etc/ramwipe/ramwipe.conf:2) and the allow-list is empty: every USB device plugged in wipes", do: "ramwipe usb learn --write"},
+		{name: "on, a bad entry", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "usb_insert = yes\nusb_allow = 46f4\nusb_allow = 46f4:1 627:1\n")
+			devices(tr)
+		}, want: []Severity{Warn, OK}, what: "1 usb_allow lines in /etc/ramwipe/ramwipe.conf do not parse", do: "ramwiped -check-config"},
+		{name: "on, every device allowed", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "usb_insert = on\nusb_allow = 46f4:1:S1 0627:0001@1-2\n")
+			devices(tr)
+		}, want: []Severity{OK}, what: "2 allow-list entries; the 2 USB devices attached now are all on it"},
+		{name: "on, a device not allowed", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "usb_insert = on\nusb_allow = 46f4:1:S2\n")
+			devices(tr)
+		}, want: []Severity{Info}, what: "2 of the 2 USB devices attached now are not on it, and unplugging and plugging one in again wipes: 1-1 (46f4:0001 \"QEMU USB HARDDRIVE\", serial \"S1\"); 1-2"},
+		{name: "on, no USB at all", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "usb_insert = on\nusb_allow = 46f4:1\n")
+		}, want: []Severity{Info}, what: "could not be listed"},
+		{name: "bad switch", setup: func(tr *tree) {
+			tr.file(DefaultConfig, "usb_insert = sometimes\n")
+		}, want: []Severity{Warn}, what: "usb_insert = \"sometimes\"", do: "ramwiped -check-config"},
+	})
+}
+
 func TestSeverityText(t *testing.T) {
 	for _, s := range []Severity{OK, Info, Warn, Fail} {
 		b, err := s.MarshalText()
@@ -478,7 +526,7 @@ func TestAuditEveryCheck(t *testing.T) {
 	for _, f := range r.Findings {
 		seen[f.Check] = true
 	}
-	for _, c := range []string{CheckKexec, CheckLockdown, CheckSecureBoot, CheckUnattended, CheckSwap, CheckHibernation, CheckKdump, CheckKeyring, CheckHotkey, CheckSuspend} {
+	for _, c := range []string{CheckKexec, CheckLockdown, CheckSecureBoot, CheckUnattended, CheckSwap, CheckHibernation, CheckKdump, CheckKeyring, CheckHotkey, CheckSuspend, CheckUSBInsert} {
 		assert.True(t, seen[c], "no finding for %s", c)
 	}
 }

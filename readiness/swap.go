@@ -7,8 +7,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/ramwipe/ramwipe/mountinfo"
 )
 
 // swapEntry is one line of /proc/swaps.
@@ -41,38 +42,27 @@ func parseSwaps(b []byte) ([]swapEntry, error) {
 		if len(swaps) == maxSwaps {
 			return swaps, fmt.Errorf("more than %d swap areas", maxSwaps)
 		}
-		swaps = append(swaps, swapEntry{Name: strings.TrimSuffix(unescapeOctal(f[0]), " (deleted)"), Type: f[1]})
+		swaps = append(swaps, swapEntry{Name: strings.TrimSuffix(mountinfo.Unescape(f[0]), " (deleted)"), Type: f[1]})
 	}
 	return swaps, nil
-}
-
-// mountEntry is what the audit needs of a /proc/self/mountinfo line.
-type mountEntry struct {
-	Major, Minor uint32
-	Point        string // unescaped
-	FSType       string
-	Source       string // unescaped
 }
 
 // maxMounts bounds the mounts parseMountinfo keeps.
 const maxMounts = 1 << 16
 
-// parseMountinfo parses /proc/self/mountinfo (proc(5)):
-//
-//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//
-// Optional fields end at the "-" separator. Bad lines are skipped; the
-// error names the first.
-func parseMountinfo(b []byte) ([]mountEntry, error) {
+// parseMountinfo parses /proc/self/mountinfo (see package mountinfo). Bad
+// lines are skipped: the audit judges the mounts it can read; the error
+// names the first bad line.
+func parseMountinfo(b []byte) ([]mountinfo.Mount, error) {
 	var (
-		mounts []mountEntry
+		mounts []mountinfo.Mount
 		bad    error
 	)
 	for n, line := range strings.Split(string(b), "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		m, err := parseMountLine(line)
+		m, err := mountinfo.ParseLine(line)
 		if err != nil {
 			if bad == nil {
 				bad = fmt.Errorf("mountinfo line %d: %w", n+1, err)
@@ -85,59 +75,6 @@ func parseMountinfo(b []byte) ([]mountEntry, error) {
 		mounts = append(mounts, m)
 	}
 	return mounts, bad
-}
-
-func parseMountLine(line string) (mountEntry, error) {
-	f := strings.Fields(line)
-	sep := -1
-	for i := 6; i < len(f); i++ {
-		if f[i] == "-" {
-			sep = i
-			break
-		}
-	}
-	if sep < 0 || len(f) < sep+3 {
-		return mountEntry{}, fmt.Errorf("%q: want ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL…] - TYPE SOURCE SUPEROPTIONS", trunc(line))
-	}
-	major, minor, err := parseMajMin(f[2])
-	if err != nil {
-		return mountEntry{}, err
-	}
-	return mountEntry{
-		Major: major, Minor: minor,
-		Point:  unescapeOctal(f[4]),
-		FSType: unescapeOctal(f[sep+1]),
-		Source: unescapeOctal(f[sep+2]),
-	}, nil
-}
-
-func parseMajMin(s string) (uint32, uint32, error) {
-	maj, min, ok := strings.Cut(s, ":")
-	major, err1 := strconv.ParseUint(maj, 10, 32)
-	minor, err2 := strconv.ParseUint(min, 10, 32)
-	if !ok || err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("device %q: want MAJOR:MINOR", trunc(s))
-	}
-	return uint32(major), uint32(minor), nil
-}
-
-// unescapeOctal undoes the kernel's octal escapes (\040 for a space,
-// \011, \012, \134) in procfs fields; other backslashes stay.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	isOctal := func(c byte) bool { return c >= '0' && c <= '7' }
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && s[i+1] >= '0' && s[i+1] <= '3' && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Files the swap check reads.
@@ -207,7 +144,7 @@ func (a *auditor) swap() {
 // blockResolver follows block devices through sysfs.
 type blockResolver struct {
 	a      *auditor
-	mounts []mountEntry
+	mounts []mountinfo.Mount
 	mErr   error
 	read   bool
 }
@@ -267,9 +204,9 @@ func (r *blockResolver) file(p string, depth int) (swapState, string) {
 
 // mountOf returns the mount p is on: the last mount (later ones hide
 // earlier ones) whose mount point is the longest prefix of p.
-func mountOf(mounts []mountEntry, p string) (mountEntry, bool) {
+func mountOf(mounts []mountinfo.Mount, p string) (mountinfo.Mount, bool) {
 	p = path.Clean(p)
-	best, found := mountEntry{}, false
+	best, found := mountinfo.Mount{}, false
 	for _, m := range mounts {
 		if m.Point != "/" && p != m.Point && !strings.HasPrefix(p, m.Point+"/") {
 			continue

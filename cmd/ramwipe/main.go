@@ -4,6 +4,7 @@
 //	ramwipe panic           erase the disk keys and wipe memory NOW
 //	ramwipe test TRIGGER    rehearse: the daemon says it would wipe, and wipes nothing
 //	ramwipe check [--json]  audit this machine's readiness against cold-boot attacks
+//	ramwipe usb learn       print usb_allow lines for the USB devices attached now
 //
 // A rehearsal of the hotkey or the boot medium lasts while the command
 // waits (up to [control.RehearsalWindow]); Ctrl-C, or the command being
@@ -44,8 +45,11 @@ const usage = `usage: ramwipe [-socket PATH] COMMAND
 commands:
   status [--json]  is this machine protected? (exit 0 armed, 1 not armed, 2 no answer)
   panic            erase the disk keys and wipe memory NOW
-  test TRIGGER     rehearse a trigger — cli, hotkey or bootmedium — and wipe nothing
+  test TRIGGER     rehearse a trigger — cli, hotkey, bootmedium or usb — and wipe nothing
   check [--json]   audit this machine's readiness against cold-boot attacks
+  usb learn        print usb_allow lines for the USB devices attached now
+                   (--write: add them to /etc/ramwipe/ramwipe.conf, after a backup;
+                   --ports: pin each to its port)
   version          print ramwipe's version
 
 options:`
@@ -111,6 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return check(readiness.Audit(readiness.Options{}), false, stdout, stderr)
 	case a[0] == "check" && len(a) == 2 && (a[1] == "--json" || a[1] == "-json"):
 		return check(readiness.Audit(readiness.Options{}), true, stdout, stderr)
+	case a[0] == "usb":
+		return usbCommand(defaultUSBEnv, a[1:], stdout, stderr)
 	case a[0] == control.CommandStatus && len(a) == 1,
 		a[0] == control.CommandPanic && len(a) == 1:
 		req = control.Request{Command: a[0]}

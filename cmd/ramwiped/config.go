@@ -12,6 +12,7 @@ import (
 
 	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
+	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
 // Config is ramwiped's configuration: the file, then flags on top.
@@ -45,7 +46,15 @@ type Config struct {
 	// that every poweroff, reboot and halt wipes memory (package
 	// wipe/shutdown).
 	ShutdownWipe bool
+	// USBInsert turns on the USB-insertion trigger: a USB device plugged
+	// in that USBAllow does not allow wipes (package trigger/usbinsert).
+	USBInsert bool
+	// USBAllow is the allow-list: every usb_allow line's entries, in order.
+	USBAllow []usbinsert.Rule
 }
+
+// repeatable are the settings that may be given on more than one line.
+var repeatable = map[string]bool{"usb_allow": true}
 
 // DefaultConfig is the configuration with no file and no flags.
 func DefaultConfig() Config {
@@ -59,6 +68,9 @@ func DefaultConfig() Config {
 		ShutdownWipe:  true,
 	}
 }
+
+// maxUSBAllow bounds the allow-list.
+const maxUSBAllow = 1024
 
 // maxConfig bounds the config file: it is read whole, before anything else.
 const maxConfig = 64 << 10
@@ -88,7 +100,7 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 			bad("%q is not a setting: write key = value", line)
 			continue
 		}
-		if first, dup := seen[key]; dup {
+		if first, dup := seen[key]; dup && !repeatable[key] {
 			bad("%s is set again (first on line %d): keep one", key, first)
 			continue
 		}
@@ -123,17 +135,31 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				continue
 			}
 			c.Group = val
-		case "lock_kexec", "shutdown_wipe":
+		case "lock_kexec", "shutdown_wipe", "usb_insert":
 			b, ok := parseSwitch(val)
 			if !ok {
 				bad("%s = %q: want yes or no (true/false, on/off, 1/0)", key, val)
 				continue
 			}
-			if key == "lock_kexec" {
+			switch key {
+			case "lock_kexec":
 				c.LockKexec = b
-			} else {
+			case "shutdown_wipe":
 				c.ShutdownWipe = b
+			default:
+				c.USBInsert = b
 			}
+		case "usb_allow":
+			rules, err := usbinsert.ParseRules(val)
+			if err != nil {
+				bad("usb_allow: %v", err)
+				continue
+			}
+			if len(c.USBAllow)+len(rules) > maxUSBAllow {
+				bad("usb_allow: more than %d entries", maxUSBAllow)
+				continue
+			}
+			c.USBAllow = append(c.USBAllow, rules...)
 		case "key_deadline_ms":
 			v, err := strconv.Atoi(val)
 			if err != nil || v < 10 || v > 60000 {
@@ -163,7 +189,7 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 			}
 			c.KillCords = cords
 		default:
-			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord, shutdown_wipe)", key)
+			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord, shutdown_wipe, usb_insert, usb_allow)", key)
 		}
 	}
 	if err := sc.Err(); err != nil {

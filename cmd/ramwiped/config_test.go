@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -19,6 +22,10 @@ lock_kexec = true
 key_deadline_ms = 500
 boot_medium = fixed
 kill_cord = /dev/disk/by-id/usb-Kingston_1 /devices/pci0000:00/0000:00:14.0/usb1/1-4
+usb_insert = on
+# the receiver
+usb_allow = 046d:c52b
+usb_allow = 0781:5583:4C530001@1-4 46f4:0001:1-0000:00:04.0-1
 `
 	c, err := ParseConfig("ramwipe.conf", []byte(good), DefaultConfig())
 	require.NoError(t, err)
@@ -30,6 +37,12 @@ kill_cord = /dev/disk/by-id/usb-Kingston_1 /devices/pci0000:00/0000:00:14.0/usb1
 	want.KeyDeadlineMS = 500
 	want.BootMedium = "fixed"
 	want.KillCords = []string{"/dev/disk/by-id/usb-Kingston_1", "/devices/pci0000:00/0000:00:14.0/usb1/1-4"}
+	want.USBInsert = true
+	want.USBAllow = []usbinsert.Rule{
+		{Vendor: 0x046d, Product: 0xc52b},
+		{Vendor: 0x0781, Product: 0x5583, Serial: "4C530001", Port: "1-4"},
+		{Vendor: 0x46f4, Product: 0x0001, Serial: "1-0000:00:04.0-1"},
+	}
 	assert.Equal(t, want, c)
 }
 
@@ -52,6 +65,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"boot_medium = sometimes", "f:1: boot_medium = \"sometimes\""},
 		{"kill_cord = sdb", "f:1: kill_cord = \"sdb\""},
 		{"hotkey = KEY_A", "f:1: hotkey = \"KEY_A\""},
+		{"usb_insert = sometimes", "f:1: usb_insert = \"sometimes\": want yes or no"},
+		{"usb_insert = on\nusb_insert = off", "f:2: usb_insert is set again (first on line 1)"},
+		{"usb_allow = 046d:c52b\n\nusb_allow = 046d", "f:3: usb_allow: \"046d\": no ':'"},
+		{"usb_allow =", "f:1: usb_allow: no entry"},
+		{"usb_allow = 1:2 1:2:x@usb1", "f:1: usb_allow: \"1:2:x@usb1\": port"},
+		{"usb_allow = 1:2:a%zz", "f:1: usb_allow: \"1:2:a%zz\": serial"},
+		{strings.Repeat("usb_allow = 1:2\n", maxUSBAllow+1), fmt.Sprintf("f:%d: usb_allow: more than %d entries", maxUSBAllow+1, maxUSBAllow)},
 		{strings.Repeat("#", maxConfig+1), "at most"},
 	}
 	for _, tt := range tests {
@@ -85,6 +105,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("kernel = /boot/vmlinuz\ngroup = ramwipe\n")
 	f.Add("# c\n\nlock_kexec=1\nkey_deadline_ms=10")
 	f.Add("cmdline_extra = ramwipe.quiet quiet\nsocket=/run/x.sock")
+	f.Add("usb_insert = on\nusb_allow = 046d:c52b 0781:5583:4C53%2001@1-4\nusb_allow=1:2")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseConfig("f", []byte(s), DefaultConfig())
 		if err != nil {
@@ -98,8 +119,13 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("accepted a relative path %q from %q", p, s)
 			}
 		}
-		if c.KeyDeadlineMS < 10 || strings.Contains(c.CmdlineExtra, "ramwipe.action=") {
+		if c.KeyDeadlineMS < 10 || strings.Contains(c.CmdlineExtra, "ramwipe.action=") || len(c.USBAllow) > maxUSBAllow {
 			t.Fatalf("accepted %+v from %q", c, s)
+		}
+		for _, r := range c.USBAllow {
+			if back, err := usbinsert.ParseRule(r.String()); err != nil || back != r {
+				t.Fatalf("usb_allow entry %+v from %q does not round-trip: %v", r, s, err)
+			}
 		}
 	})
 }

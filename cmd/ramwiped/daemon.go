@@ -383,7 +383,7 @@ func (d *daemon) snapshot() Status {
 }
 
 // watchOrder is the order of the triggers in the status.
-var watchOrder = []string{"cli", "hotkey", "bootmedium"}
+var watchOrder = []string{"cli", "hotkey", "bootmedium", "usb"}
 
 // setWatch records how the status describes a trigger: what returns
 // what it watches now (it is called on every status request, outside
@@ -494,7 +494,7 @@ func (d *daemon) Panic(source string) error {
 	return err
 }
 
-// Fire is called by a trigger (hotkey, boot medium). During a rehearsal of
+// Fire is called by a trigger (hotkey, boot medium, usb). During a rehearsal of
 // that trigger it reports instead of wiping.
 func (d *daemon) Fire(trigger string) {
 	d.mu.Lock()

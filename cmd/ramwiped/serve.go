@@ -15,6 +15,7 @@ import (
 	"github.com/ramwipe/ramwipe/trigger/dispatch"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
 	"github.com/ramwipe/ramwipe/trigger/uevent"
+	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
 // serve runs the triggers until ctx ends: the hotkey and the boot medium
@@ -105,9 +106,9 @@ func (d *daemon) dryRunPanic() string {
 }
 
 // startUevents starts the triggers that hear kernel uevents: the hotkey
-// (keyboards plugged in later) and the boot medium (removal). One netlink
-// socket feeds both through [dispatch.Run]; after lost uevents both
-// resynchronise.
+// (keyboards plugged in later), the boot medium (removal) and the USB
+// insertion. One netlink socket feeds them all through [dispatch.Run];
+// after lost uevents each resynchronises.
 func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 	cfg := dispatch.Config{Fire: d.Fire, Logf: logf}
 	if d.cfg.Hotkey != "off" {
@@ -129,23 +130,45 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 	if medium != nil {
 		cfg.Medium = medium // never a nil *Matcher in the interface
 	}
-	if cfg.Hotkey == nil && cfg.Medium == nil {
+	var usb *usbinsert.Watcher
+	if d.cfg.USBInsert {
+		usb = newUSB(d, "/", logf)
+		cfg.USB = usb
+	} else {
+		d.watchOff("usb", "off: usb_insert = off in ramwipe.conf")
+	}
+	if cfg.Hotkey == nil && cfg.Medium == nil && cfg.USB == nil {
 		return
+	}
+	off := func(format string, err error) {
+		if medium != nil {
+			d.dropTrigger("bootmedium")
+			d.watchOff("bootmedium", fmt.Sprintf(format, err))
+		}
+		if usb != nil {
+			d.dropTrigger("usb")
+			d.watchOff("usb", fmt.Sprintf(format, err))
+		}
 	}
 	l, err := uevent.Listen(uevent.Config{Logf: logf})
 	if err != nil {
-		logf("uevents: %v; keyboards plugged in later and boot-medium removal are not seen", err)
-		if medium != nil {
-			d.dropTrigger("bootmedium")
-			d.watchOff("bootmedium", fmt.Sprintf("off: kernel uevents: %v", err))
-		}
+		logf("uevents: %v; keyboards plugged in later, boot-medium removal and USB insertion are not seen", err)
+		off("off: kernel uevents: %v", err)
 		return
 	}
 	cfg.Source = l
-	if medium != nil {
+	if medium != nil || usb != nil {
 		// A resume starts the hold at once, not at the next uevent.
-		if err := bootmedium.WatchResume(ctx, func() { medium.Resumed() }); err != nil {
-			logf("boot medium: resume notifications: %v; a removal right after a resume is checked again %v later", err, bootmedium.ResumeSettle)
+		err := bootmedium.WatchResume(ctx, func() {
+			if medium != nil {
+				medium.Resumed()
+			}
+			if usb != nil {
+				usb.Resumed()
+			}
+		})
+		if err != nil {
+			logf("resume notifications: %v; a resume is noticed at the next uevent", err)
 		}
 	}
 	go func() {
@@ -153,12 +176,46 @@ func startUevents(ctx context.Context, d *daemon, logf func(string, ...any)) {
 		if err == nil {
 			return
 		}
-		logf("uevents: %v; keyboards plugged in later and boot-medium removal are no longer seen", err)
-		if medium != nil {
-			d.dropTrigger("bootmedium")
-			d.watchOff("bootmedium", fmt.Sprintf("off: kernel uevents: %v (restart ramwiped)", err))
-		}
+		logf("uevents: %v; keyboards plugged in later, boot-medium removal and USB insertion are no longer seen", err)
+		off("off: kernel uevents: %v (restart ramwiped)", err)
 	}()
+}
+
+// newUSB starts the USB-insertion trigger over the devices attached now
+// (below root, "/" but in tests), and describes it for the status.
+func newUSB(d *daemon, root string, logf func(string, ...any)) *usbinsert.Watcher {
+	w := usbinsert.NewWatcher(usbinsert.Config{Allow: d.cfg.USBAllow, Root: root, Clock: bootmedium.SystemClock(), Logf: logf})
+	if err := w.Scan(); err != nil {
+		logf("usb: reading the devices attached now: %v", err)
+	}
+	d.addTrigger("usb")
+	d.setWatch("usb", func() control.Watch { return control.Watch{Trigger: "usb", On: true, What: usbWhat(w)} })
+	logf("usb: %s", usbWhat(w))
+	return w
+}
+
+// usbWhat says what the USB-insertion trigger watches, for the status.
+func usbWhat(w *usbinsert.Watcher) string {
+	n := w.Rules()
+	what := fmt.Sprintf("a USB device plugged in that is not on the allow-list (%d usb_allow entries)", n)
+	if n == 0 {
+		what = "EVERY USB device plugged in: the allow-list is empty (ramwipe usb learn)"
+	}
+	devs := 0
+	for _, dev := range w.Attached() {
+		if !dev.Hub() {
+			devs++
+		}
+	}
+	what += fmt.Sprintf("; %d devices attached now", devs)
+	if un := w.Unlisted(); len(un) > 0 {
+		names := make([]string, 0, len(un))
+		for _, dev := range un {
+			names = append(names, dev.String())
+		}
+		what += fmt.Sprintf(", %d of them not allowed (re-plugging one wipes): %s", len(un), strings.Join(names, "; "))
+	}
+	return what
 }
 
 // newHotkey watches every keyboard present now for the chord.

@@ -75,6 +75,9 @@ type config struct {
 	crypt  bool // open the LUKS2 volume in /lab/crypt
 	daemon bool // arm with /sbin/ramwiped --armed instead of loading kexec here
 	usb    bool // mount the lab's USB sticks (/boot and /media/stick)
+	// usbLearn: before ramwiped starts, add the USB devices attached now
+	// to /lab/ramwipe.conf's allow-list with ramwipe usb learn --write.
+	usbLearn bool
 	// fileDir is the tmpfs for the file canaries.
 	fileDir string
 }
@@ -97,6 +100,8 @@ func parseCmdline(s string) config {
 			c.daemon = n == 1
 		case "lab.usb":
 			c.usb = n == 1
+		case "lab.usblearn":
+			c.usbLearn = n == 1
 		}
 	}
 	return c
@@ -150,8 +155,16 @@ func run() error {
 			return err
 		}
 		counts[canary.Disk] = n
+		if err := linkKeys(); err != nil {
+			return err
+		}
 	}
 	if cfg.daemon {
+		if cfg.usbLearn {
+			if err := usbLearn(); err != nil {
+				return err
+			}
+		}
 		// After the crypt volume is open, as on a real host where
 		// ramwiped starts after cryptsetup.
 		if err := startDaemon(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -69,4 +70,25 @@ func ext4Label(dev string) string {
 func blockGone(name string) bool {
 	_, err := os.Stat("/sys/block/" + strings.TrimPrefix(name, "/dev/"))
 	return os.IsNotExist(err)
+}
+
+// usbLearn runs `ramwipe usb learn --write` on /lab/ramwipe.conf, as the
+// owner of a real host would before turning usb_insert on, and copies its
+// output and the config it wrote to the console ("LAB LEARN| ...").
+func usbLearn() error {
+	out, err := exec.Command("/sbin/ramwipe", "usb", "learn", "--write", "--config", "/lab/ramwipe.conf").CombinedOutput()
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fmt.Printf("LAB LEARN| %s\n", l)
+	}
+	if err != nil {
+		return fmt.Errorf("ramwipe usb learn --write: %w", err)
+	}
+	conf, err := os.ReadFile("/lab/ramwipe.conf")
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(conf)), "\n") {
+		fmt.Printf("LAB CONF| %s\n", l)
+	}
+	return nil
 }

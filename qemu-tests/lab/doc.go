@@ -8,8 +8,8 @@
 // an image that wipes nothing, which must keep the canaries: a lab that
 // cannot see a failed wipe proves nothing.
 //
-// The scanner also gives every page a [Class], which [WriteMaps] draws as
-// before/after physical memory maps; [BenchReport] is what the lab's
+// The scanner also gives every page a [Class], which [DrawMap] draws as a
+// physical memory map (package chart puts two in a labelled figure); [BenchReport] is what the lab's
 // benchmark (cmd/lab -bench, make bench) records.
 //
 // Needs: qemu-system-x86_64, a Debian lab kernel (fetch-kernel.sh), and

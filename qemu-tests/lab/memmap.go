@@ -1,16 +1,12 @@
 package lab
 
 import (
-	"errors"
 	"image"
 	"image/color"
 	"image/draw"
-	"image/png"
-	"os"
 )
 
-// Palette is the colour of each [Class] in a memory map; the README's
-// legend lists the same colours.
+// Palette is the colour of each [Class] in a memory map.
 var Palette = [...]color.RGBA{
 	ClassHole:    {0x60, 0x60, 0x60, 0xff}, // dark grey
 	ClassZero:    {0xf4, 0xf4, 0xf4, 0xff}, // near white
@@ -70,26 +66,4 @@ func DrawMap(classes []Class, l Layout, scale int) *image.RGBA {
 		img.SetRGBA(i%w, i/w, Palette[c])
 	}
 	return img
-}
-
-// WriteMaps writes the pre-trigger and post dumps' memory maps side by
-// side, pre on the left, to path as PNG.
-func WriteMaps(path string, pre, post *Scan, l Layout, ramBytes uint64) error {
-	if pre == nil || post == nil || len(pre.Classes) == 0 || len(post.Classes) == 0 {
-		return errors.New("memory map: no page classes (a dump was not scanned)")
-	}
-	scale := MapScale(ramBytes)
-	a, b := DrawMap(pre.Classes, l, scale), DrawMap(post.Classes, l, scale)
-	const gap = 8
-	w, h := a.Bounds().Dx(), max(a.Bounds().Dy(), b.Bounds().Dy())
-	img := image.NewRGBA(image.Rect(0, 0, 2*w+gap, h))
-	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	draw.Draw(img, a.Bounds(), a, image.Point{}, draw.Src)
-	draw.Draw(img, b.Bounds().Add(image.Pt(w+gap, 0)), b, image.Point{}, draw.Src)
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = png.Encode(f, img)
-	return errors.Join(err, f.Close())
 }

@@ -1,9 +1,6 @@
 package lab
 
 import (
-	"image/png"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,16 +64,6 @@ func TestDrawMap(t *testing.T) {
 	assert.Equal(t, Palette[ClassHole], at((3<<30)/(64<<10)), "the PCI hole")
 	assert.Equal(t, Palette[ClassOld], at((4<<30)/(64<<10)))
 
-	path := filepath.Join(t.TempDir(), "map.png")
-	scan := &Scan{Classes: classes}
-	require.NoError(t, WriteMaps(path, scan, scan, l, 4<<30))
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	cfg, err := png.DecodeConfig(f)
-	require.NoError(t, err)
-	assert.Equal(t, 2*w+8, cfg.Width)
-	assert.Error(t, WriteMaps(path, nil, scan, l, 4<<30))
 }
 
 // BenchmarkDrawMap draws a 4 GiB guest's map: bytes are the guest's RAM.

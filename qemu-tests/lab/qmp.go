@@ -12,11 +12,16 @@ import (
 )
 
 // QMP is a client of the QEMU Machine Protocol over a unix socket: one
-// command at a time, events delivered on Events.
+// command at a time, events delivered on Events. Every command carries an
+// id and takes only the reply with its id: the late reply to a command
+// that timed out is dropped, never taken by the next command as its own.
 type QMP struct {
 	conn    net.Conn
 	mu      sync.Mutex // one command in flight
-	replies chan qmpMsg
+	pmu     sync.Mutex // guards pending, nextID, closed
+	pending map[uint64]chan qmpMsg
+	nextID  uint64
+	closed  bool
 	// Events receives every asynchronous event (SHUTDOWN, STOP, …); events
 	// nobody reads are dropped once the buffer is full.
 	Events chan Event
@@ -38,6 +43,7 @@ type qmpMsg struct {
 		Desc  string `json:"desc"`
 	} `json:"error"`
 	QMP json.RawMessage `json:"QMP"`
+	ID  *uint64         `json:"id"`
 }
 
 // DialQMP connects to a QMP socket, retrying until ctx ends (QEMU creates
@@ -56,7 +62,7 @@ func DialQMP(ctx context.Context, path string) (*QMP, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	q := &QMP{conn: conn, replies: make(chan qmpMsg, 1), Events: make(chan Event, 64)}
+	q := &QMP{conn: conn, pending: map[uint64]chan qmpMsg{}, Events: make(chan Event, 64)}
 	greeting := make(chan error, 1)
 	go q.read(greeting)
 	select {
@@ -94,21 +100,47 @@ func (q *QMP) read(greeting chan<- error) {
 			case q.Events <- Event{Name: m.Event, Data: m.Data, At: time.Now()}:
 			default:
 			}
-		default:
-			q.replies <- m
+		case m.ID != nil:
+			q.pmu.Lock()
+			if c, ok := q.pending[*m.ID]; ok {
+				c <- m // buffered: one reply per id
+				delete(q.pending, *m.ID)
+			}
+			q.pmu.Unlock()
 		}
 	}
 	if first {
 		greeting <- errors.New("qmp: connection closed before the greeting")
 	}
-	close(q.replies)
+	q.pmu.Lock()
+	q.closed = true
+	for id, c := range q.pending {
+		close(c)
+		delete(q.pending, id)
+	}
+	q.pmu.Unlock()
 }
 
 // Execute runs a QMP command and returns its "return" value.
 func (q *QMP) Execute(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	req := map[string]any{"execute": cmd}
+	q.pmu.Lock()
+	if q.closed {
+		q.pmu.Unlock()
+		return nil, fmt.Errorf("qmp %s: connection closed", cmd)
+	}
+	q.nextID++
+	id := q.nextID
+	reply := make(chan qmpMsg, 1)
+	q.pending[id] = reply
+	q.pmu.Unlock()
+	defer func() {
+		q.pmu.Lock()
+		delete(q.pending, id) // a reply after the timeout is dropped
+		q.pmu.Unlock()
+	}()
+	req := map[string]any{"execute": cmd, "id": id}
 	if args != nil {
 		req["arguments"] = args
 	}
@@ -120,7 +152,7 @@ func (q *QMP) Execute(ctx context.Context, cmd string, args any) (json.RawMessag
 		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
 	select {
-	case m, ok := <-q.replies:
+	case m, ok := <-reply:
 		if !ok {
 			return nil, fmt.Errorf("qmp %s: connection closed", cmd)
 		}

@@ -54,6 +54,9 @@ type Scenario struct {
 	// Key, if set, is the volume key of the LUKS2 volume the guest opens
 	// (lab.crypt=1): the dumps are searched for it.
 	Key []byte
+	// Keyring, if set, is what the guest links into its keyring besides
+	// (with Key): the dumps are searched for its payloads.
+	Keyring *Keyring
 	// Daemon makes the guest arm with ramwiped (lab.daemon=1); DaemonState
 	// is the state it must report ("armed", "degraded").
 	Daemon      bool
@@ -64,8 +67,12 @@ type Scenario struct {
 	// member of the group), "unplug" (QMP device_del of an unrelated USB
 	// stick, which must not trigger, then of the boot stick), "resume"
 	// (suspend to RAM and wake-up, which must not trigger, then the boot
-	// stick is pulled), or "usbkbd"
-	// (a USB keyboard hot-plugged with device_add, then the chord on it).
+	// stick is pulled), "usbkbd"
+	// (a USB keyboard hot-plugged with device_add, then the chord on it),
+	// or "usbinsert" (the guest learns its USB devices into the allow-list
+	// before ramwiped starts; an allowed stick is re-plugged and the guest
+	// suspended and resumed, neither of which may trigger, then a USB
+	// mouse is plugged in).
 	Trigger string
 	// USB makes the guest mount its USB sticks (lab.usb=1): the QEMU
 	// devices come with Extra (see [USBSticks]).
@@ -106,23 +113,25 @@ type Record struct {
 	PoweredOff bool   `json:"powered_off"`
 	// PowerOffIgnored says why the power-off was not required (see
 	// Record.waitAfterResume).
-	PowerOffIgnored string   `json:"power_off_ignored,omitempty"`
-	Shutdown        string   `json:"shutdown_reason,omitempty"`
-	Summary         string   `json:"wipe_summary,omitempty"`
-	FillMiB         uint64   `json:"fill_mib"`
-	Timings         Timings  `json:"timings"`
-	Daemon          string   `json:"daemon_state,omitempty"`
-	Drill           *Drill   `json:"drill,omitempty"`
-	USB             *USB     `json:"usb,omitempty"`
-	Idle            *Idle    `json:"idle,omitempty"`
-	Panic           *Panic   `json:"panic,omitempty"`
-	Fault           *Fault   `json:"fault,omitempty"`
-	KeyPre          *KeyScan `json:"key_pre,omitempty"`
-	KeyPost         *KeyScan `json:"key_post,omitempty"`
-	Pass            bool     `json:"pass"`
-	Failures        []string `json:"failures,omitempty"`
+	PowerOffIgnored string         `json:"power_off_ignored,omitempty"`
+	Shutdown        string         `json:"shutdown_reason,omitempty"`
+	Summary         string         `json:"wipe_summary,omitempty"`
+	FillMiB         uint64         `json:"fill_mib"`
+	Timings         Timings        `json:"timings"`
+	Daemon          string         `json:"daemon_state,omitempty"`
+	Drill           *Drill         `json:"drill,omitempty"`
+	USB             *USB           `json:"usb,omitempty"`
+	Idle            *Idle          `json:"idle,omitempty"`
+	Panic           *Panic         `json:"panic,omitempty"`
+	Fault           *Fault         `json:"fault,omitempty"`
+	KeyPre          *KeyScan       `json:"key_pre,omitempty"`
+	KeyPost         *KeyScan       `json:"key_post,omitempty"`
+	Keyring         *KeyringResult `json:"keyring,omitempty"`
+	Pass            bool           `json:"pass"`
+	Failures        []string       `json:"failures,omitempty"`
 
 	expectDaemon string
+	extra        []string // the scenario's QEMU arguments (the sticks' images)
 }
 
 var (
@@ -149,7 +158,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	vm, err := StartVM(ctx, VMConfig{
 		Kernel: sc.Kernel, Initrd: sc.Initrd, MemMiB: sc.MemMiB, SMP: sc.SMP, Dir: dir, Console: sc.Console, Extra: sc.Extra,
 		// loglevel=5: ramwiped's panic-step marks (KERN_WARNING) reach the console.
-		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d lab.usb=%d%s", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon), b2i(sc.USB), map[bool]string{true: " i8042.nokbd"}[sc.Trigger == "usbkbd"]),
+		Append: fmt.Sprintf("console=ttyS0 loglevel=5 panic=-1 nokaslr lab.nonce=%d lab.plant=%d lab.procs=4 lab.crypt=%d lab.daemon=%d lab.usb=%d%s%s", rec.Nonce, cmp.Or(sc.Plant, 60), b2i(sc.Key != nil), b2i(sc.Daemon), b2i(sc.USB), map[bool]string{true: " i8042.nokbd"}[sc.Trigger == "usbkbd"], map[bool]string{true: " lab.usblearn=1"}[sc.Trigger == "usbinsert"]),
 	})
 	if err != nil {
 		fail("start guest: %v", err)
@@ -182,7 +191,10 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	// The pre-trigger dump: the positive control.
 	t := time.Now()
-	pre, keyPre, err := vm.DumpScan(ctx, scanner.Pre, sc.Key)
+	if sc.Keyring != nil {
+		rec.Keyring = &KeyringResult{}
+	}
+	pre, keyPre, err := vm.DumpScan(ctx, sc.withKeyring(scanner.Pre, rec.Keyring, true), sc.Key)
 	if err != nil {
 		fail("pre dump: %v", err)
 		return rec
@@ -201,6 +213,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		}
 		trigger = "panic-as 1001 1001 990" // a member of the ramwipe group
 	}
+	rec.extra = sc.Extra
 	kexecAt, ok := rec.fire(ctx, vm, trigger, fail)
 	if !ok {
 		return rec
@@ -222,7 +235,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 			}
 		}
 	}()
-	if trigger == "resume" {
+	if trigger == "resume" || trigger == "usbinsert" {
 		err = rec.waitAfterResume(ctx, vm)
 	} else {
 		err = vm.Wait(ctx)
@@ -254,6 +267,10 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		}
 	}
 	for _, l := range vm.Lines() {
+		if rec.USB != nil && trigger == "usbinsert" && rec.USB.InsertSeen == "" && l.At.After(kexecAt) &&
+			strings.Contains(l.Text, "usb: USB device") && strings.Contains(l.Text, "not on the allow-list") {
+			rec.USB.InsertSeen = strings.TrimSpace(l.Text) // logged after the trigger fired: may be missing
+		}
 		if m := daemonRE.FindStringSubmatch(l.Text); m != nil {
 			rec.Daemon = m[1]
 		}
@@ -278,7 +295,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 
 	// The post dump.
 	t = time.Now()
-	post, keyPost, err := vm.DumpScan(ctx, scanner.Post, sc.Key)
+	post, keyPost, err := vm.DumpScan(ctx, sc.withKeyring(scanner.Post, rec.Keyring, false), sc.Key)
 	if err != nil {
 		fail("post dump: %v", err)
 		return rec
@@ -289,8 +306,26 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 	return rec
 }
 
+// withKeyring adds the keyring scan to a dump's scan.
+func (sc Scenario) withKeyring(scan func([]byte) Scan, r *KeyringResult, pre bool) func([]byte) Scan {
+	if sc.Keyring == nil {
+		return scan
+	}
+	return func(ram []byte) Scan {
+		if pre {
+			r.Pre = sc.Keyring.scan(ram)
+		} else {
+			r.Post = sc.Keyring.scan(ram)
+		}
+		return scan(ram)
+	}
+}
+
 // judge checks the controls and the scenario's expectation.
 func (rec *Record) judge(fail func(string, ...any)) {
+	if rec.Keyring != nil {
+		rec.Keyring.judge(rec.Expect, fail)
+	}
 	if rec.Pre.FoundFraction < 0.9 {
 		fail("positive control: only %.1f %% of planted canaries visible before the trigger (want ≥ 90 %%)", 100*rec.Pre.FoundFraction)
 	}

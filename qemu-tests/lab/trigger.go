@@ -43,6 +43,17 @@ type USB struct {
 	// ResumeNoticed: ramwiped logged the resume before the boot stick was
 	// pulled (its hold starts at the resume, not at the next uevent).
 	ResumeNoticed bool `json:"resume_noticed,omitempty"`
+	// AllowList is what ramwipe usb learn --write added to the guest's
+	// ramwipe.conf before ramwiped started (usb_allow lines).
+	AllowList []string `json:"allow_list,omitempty"`
+	// AllowedReplugIgnored: an allowed stick was unplugged and plugged in
+	// again, ramwiped said "allowed", and nothing fired.
+	AllowedReplugIgnored bool `json:"allowed_replug_ignored,omitempty"`
+	// USBResumeNoticed: the USB-insertion trigger logged the resume (its
+	// settle time for re-enumerating devices starts then).
+	USBResumeNoticed bool `json:"usb_resume_noticed,omitempty"`
+	// InsertSeen is ramwiped's log line for the device that fired.
+	InsertSeen string `json:"insert_seen,omitempty"`
 }
 
 // Idle is how often ramwiped was scheduled while nothing happened.
@@ -204,6 +215,8 @@ func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(s
 			return at, false
 		}
 		return at, true
+	case "usbinsert":
+		return rec.usbInsert(ctx, vm, fail)
 	default:
 		at := time.Now()
 		if err := vm.Send(trigger); err != nil {
@@ -212,6 +225,81 @@ func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(s
 		}
 		return at, true
 	}
+}
+
+// usbInsert checks that the allow-list was learned and ramwiped watches
+// USB insertions, re-plugs the unrelated (allowed) stick at the same port
+// and suspends and resumes the guest, checking after each that nothing
+// fires, then plugs in a USB mouse: the trigger.
+func (rec *Record) usbInsert(ctx context.Context, vm *VM, fail func(string, ...any)) (time.Time, bool) {
+	rec.USB = &USB{}
+	for _, l := range vm.Lines() {
+		if rest, ok := strings.CutPrefix(l.Text, "LAB CONF| "); ok && strings.HasPrefix(rest, "usb_allow") {
+			rec.USB.AllowList = append(rec.USB.AllowList, rest)
+		}
+	}
+	log := lastLines(vm, math.MaxInt)
+	if len(rec.USB.AllowList) == 0 || !strings.Contains(log, "usb: a USB device plugged in that is not on the allow-list") {
+		fail("ramwiped does not watch USB insertions with a learned allow-list:\n%s", tail(vm.Lines(), 30))
+		return time.Time{}, false
+	}
+	if strings.Contains(log, "not allowed (re-plugging one wipes)") {
+		fail("the learned allow-list leaves attached devices out:\n%s", tail(vm.Lines(), 30))
+		return time.Time{}, false
+	}
+	img := ""
+	for _, a := range rec.extra {
+		if strings.Contains(a, "id=otherdisk,") {
+			_, img, _ = strings.Cut(a, "file=")
+		}
+	}
+	if img == "" {
+		fail("no image of the unrelated stick among the QEMU arguments %q", rec.extra)
+		return time.Time{}, false
+	}
+	if !rec.unplugUnrelated(ctx, vm, fail) {
+		return time.Time{}, false
+	}
+	// The stick again at its port, on its drive if QEMU kept it; QEMU
+	// deletes a -drive's block backend with its device, and then the
+	// image is added again as a new node.
+	stick := map[string]any{"driver": "usb-storage", "bus": "xhci.0", "port": "2", "drive": "otherdisk", "id": "otherstick2", "removable": true}
+	if _, err := vm.QMP.Execute(ctx, "device_add", stick); err != nil {
+		if _, err := vm.QMP.Execute(ctx, "blockdev-add", map[string]any{
+			"driver": "raw", "node-name": "otherdisk2", "file": map[string]any{"driver": "file", "filename": img},
+		}); err != nil {
+			fail("blockdev-add of the unrelated stick's image: %v", err)
+			return time.Time{}, false
+		}
+		stick["drive"] = "otherdisk2"
+		if _, err := vm.QMP.Execute(ctx, "device_add", stick); err != nil {
+			fail("device_add of the unrelated stick again: %v", err)
+			return time.Time{}, false
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	l, err := waitFor(wctx, vm, func(s string) bool { return strings.Contains(s, "usb: ") && strings.Contains(s, "plugged in: allowed") })
+	if err != nil {
+		fail("ramwiped never judged the re-plugged stick: %v\n%s", err, tail(vm.Lines(), 20))
+		return time.Time{}, false
+	}
+	if !rec.quiet(vm, "re-plugging an allowed USB stick ("+strings.TrimSpace(l.Text)+")", 3*time.Second, fail) {
+		return time.Time{}, false
+	}
+	rec.USB.AllowedReplugIgnored = true
+	// A suspend and resume: the sticks may re-enumerate; nothing fires.
+	if !rec.suspendResume(ctx, vm, fail) {
+		return time.Time{}, false
+	}
+	rec.USB.USBResumeNoticed = strings.Contains(lastLines(vm, math.MaxInt), "usb: the machine resumed")
+
+	at := time.Now()
+	if _, err := vm.QMP.Execute(ctx, "device_add", map[string]string{"driver": "usb-mouse", "id": "mouse", "bus": "xhci.0"}); err != nil {
+		fail("device_add usb-mouse: %v", err)
+		return at, false
+	}
+	return at, true
 }
 
 // unplugUnrelated pulls the unrelated stick and checks that nothing fires.

@@ -25,6 +25,10 @@ type Clock interface {
 
 type systemClock struct{}
 
+// SystemClock is the system's [Clock]: the time, and on Linux the suspend
+// clock (elsewhere Suspended is always 0).
+func SystemClock() Clock { return systemClock{} }
+
 func (systemClock) Now() time.Time { return time.Now() }
 
 // ResumeSettle is how long after a resume the Matcher holds removals (see

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ramwipe/ramwipe/mountinfo"
 )
 
 // Options configures [Resolve].
@@ -116,7 +118,7 @@ func resolve(root string, opts Options) (*Medium, error) {
 		return nil, fmt.Errorf("boot medium: %w", err)
 	}
 	defer f.Close()
-	mounts, err := parseMountinfo(f)
+	mounts, err := mountinfo.Parse(f)
 	if err != nil {
 		return nil, fmt.Errorf("boot medium: %s: %w", f.Name(), err)
 	}
@@ -171,7 +173,7 @@ func resolve(root string, opts Options) (*Medium, error) {
 
 type resolver struct {
 	root, sys string
-	mounts    []mount
+	mounts    []mountinfo.Mount
 	logf      func(string, ...any)
 	devs      map[string]*Device // by devpath
 	cordLabel string             // set while resolving a kill cord
@@ -194,7 +196,7 @@ func (r *resolver) fresh() {
 func (r *resolver) mountAt(point string) int {
 	point = path.Clean(point)
 	for i := len(r.mounts) - 1; i >= 0; i-- {
-		if r.mounts[i].point == point {
+		if r.mounts[i].Point == point {
 			return i
 		}
 	}
@@ -210,7 +212,7 @@ func (r *resolver) mountOf(p string) int {
 	p = path.Clean(p)
 	best := -1
 	for i, m := range r.mounts {
-		if within(p, m.point) && (best < 0 || len(m.point) >= len(r.mounts[best].point)) {
+		if within(p, m.Point) && (best < 0 || len(m.Point) >= len(r.mounts[best].Point)) {
 			best = i
 		}
 	}
@@ -231,22 +233,22 @@ func (r *resolver) mount(i int, label string, depth int) error {
 	}
 	r.seenMount[i] = true
 	m := r.mounts[i]
-	if dir, ok := r.devDir(m.major, m.minor); ok {
+	if dir, ok := r.devDir(m.Major, m.Minor); ok {
 		return r.block(dir, label, depth+1)
 	}
 	// btrfs (and others) report an anonymous device number: go by the
 	// source instead.
-	if strings.HasPrefix(m.source, "/dev/") {
-		if dir, ok := r.nodeDir(m.source); ok {
+	if strings.HasPrefix(m.Source, "/dev/") {
+		if dir, ok := r.nodeDir(m.Source); ok {
 			return r.block(dir, label, depth+1)
 		}
 	}
-	if m.fstype == "overlay" {
+	if m.FSType == "overlay" {
 		// A live system's root: an overlay of a squashfs image (on a
 		// loop device backed by a file on the medium) and a writable
 		// layer (tmpfs, or persistent storage on the medium).
 		var errs []error
-		for _, d := range overlayDirs(m.superOpts) {
+		for _, d := range overlayDirs(m.SuperOpts) {
 			j := r.mountOf(d)
 			if j < 0 {
 				continue
@@ -257,7 +259,7 @@ func (r *resolver) mount(i int, label string, depth int) error {
 		}
 		return errors.Join(errs...)
 	}
-	r.logf("boot medium %s: %s %s on %s is not on a block device", label, m.fstype, m.source, m.point)
+	r.logf("boot medium %s: %s %s on %s is not on a block device", label, m.FSType, m.Source, m.Point)
 	return nil
 }
 

@@ -10,10 +10,14 @@ import (
 	"github.com/ramwipe/ramwipe/trigger/bootmedium"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
 	"github.com/ramwipe/ramwipe/trigger/uevent"
+	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
-// TriggerBootMedium is the name Run passes to [Config.Fire].
-const TriggerBootMedium = "bootmedium"
+// The names Run passes to [Config.Fire].
+const (
+	TriggerBootMedium = "bootmedium"
+	TriggerUSB        = "usb"
+)
 
 // Source delivers kernel uevents, one per Receive. Receive returns an
 // error wrapping [uevent.ErrOverrun] when events were lost (the source
@@ -39,6 +43,13 @@ type Medium interface {
 	HoldEnds() time.Duration
 }
 
+// USB is the USB-insertion side: it judges each uevent and, after lost
+// events, rescans the attached devices; both report whether to fire.
+type USB interface {
+	Match(ev uevent.Event) (bool, string)
+	Rescan() (bool, string)
+}
+
 // Clock runs f in its own goroutine after d.
 type Clock interface {
 	AfterFunc(d time.Duration, f func())
@@ -48,6 +59,7 @@ var (
 	_ Source = (*uevent.Listener)(nil)
 	_ Hotkey = (*hotkey.Watcher)(nil)
 	_ Medium = (*bootmedium.Matcher)(nil)
+	_ USB    = (*usbinsert.Watcher)(nil)
 )
 
 // Config configures [Run].
@@ -61,8 +73,13 @@ type Config struct {
 	// Medium judges every uevent; nil means no boot-medium trigger (the
 	// same caution as for Hotkey applies).
 	Medium Medium
+	// USB judges every uevent for a USB device plugged in; nil means no
+	// USB-insertion trigger (the same caution as for Hotkey applies).
+	USB USB
 	// Fire is called with [TriggerBootMedium] when the boot medium is
-	// gone; required with a Medium. It may be called concurrently.
+	// gone and with [TriggerUSB] when a USB device not allowed was
+	// plugged in; required with a Medium or a USB. It may be called
+	// concurrently.
 	Fire func(trigger string)
 	// Clock schedules the re-check after a hold; nil means the system
 	// clock (time.AfterFunc).
@@ -79,8 +96,8 @@ func (systemClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
 // Run dispatches uevents from cfg.Source until ctx ends (it then closes
 // the source and returns nil) or Receive fails with anything but
 // [uevent.ErrOverrun] (it returns that error). It closes the source
-// before it returns. At least one of cfg.Hotkey and cfg.Medium must be
-// set. A re-check scheduled before Run returned still runs, unless ctx
+// before it returns. At least one of cfg.Hotkey, cfg.Medium and cfg.USB
+// must be set. A re-check scheduled before Run returned still runs, unless ctx
 // has ended.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Source == nil {
@@ -118,10 +135,12 @@ func Run(ctx context.Context, cfg Config) error {
 
 func check(cfg Config) error {
 	switch {
-	case cfg.Hotkey == nil && cfg.Medium == nil:
-		return errors.New("dispatch: neither a hotkey nor a boot medium to dispatch uevents to")
+	case cfg.Hotkey == nil && cfg.Medium == nil && cfg.USB == nil:
+		return errors.New("dispatch: no hotkey, boot medium or USB trigger to dispatch uevents to")
 	case cfg.Medium != nil && cfg.Fire == nil:
 		return errors.New("dispatch: a boot medium needs Fire")
+	case cfg.USB != nil && cfg.Fire == nil:
+		return errors.New("dispatch: a USB trigger needs Fire")
 	}
 	return nil
 }
@@ -148,10 +167,16 @@ func (l *loop) run() error {
 	}
 }
 
-// handle passes one uevent to both sides.
+// handle passes one uevent to every side.
 func (l *loop) handle(ev uevent.Event) {
 	if l.Hotkey != nil {
 		l.Hotkey.HandleUevent(ev)
+	}
+	if l.USB != nil {
+		if fire, why := l.USB.Match(ev); fire {
+			l.Fire(TriggerUSB)
+			l.Logf("usb: %s", why)
+		}
 	}
 	if l.Medium == nil {
 		return
@@ -166,11 +191,17 @@ func (l *loop) handle(ev uevent.Event) {
 	}
 }
 
-// resync rebuilds both sides' view after lost uevents.
+// resync rebuilds every side's view after lost uevents.
 func (l *loop) resync() {
 	if l.Hotkey != nil {
 		if err := l.Hotkey.Scan(); err != nil {
 			l.Logf("hotkey: rescan after lost uevents: %v", err)
+		}
+	}
+	if l.USB != nil {
+		if fire, why := l.USB.Rescan(); fire {
+			l.Fire(TriggerUSB)
+			l.Logf("usb: %s", why)
 		}
 	}
 	if l.Medium == nil {

@@ -179,6 +179,7 @@ type harness struct {
 	src    *fakeSource
 	hk     *fakeHotkey // nil: no hotkey
 	md     *fakeMedium // nil: no medium
+	usb    *fakeUSB    // nil: no USB trigger
 	clk    *fakeClock
 	rec    *recorder
 	cancel context.CancelFunc
@@ -188,6 +189,7 @@ type harness struct {
 type sides struct {
 	hotkey bool
 	medium bool
+	usb    bool
 }
 
 var both = sides{hotkey: true, medium: true}
@@ -220,6 +222,10 @@ func start(t *testing.T, s sides, fire func(string)) *harness {
 	if s.medium {
 		h.md = &fakeMedium{verdicts: map[string]bootmedium.Verdict{stick: bootmedium.Gone, held: bootmedium.Deferred}}
 		cfg.Medium = h.md
+	}
+	if s.usb {
+		h.usb = &fakeUSB{fires: map[string]bool{jiggler: true}}
+		cfg.USB = h.usb
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -638,7 +644,12 @@ func TestConfig(t *testing.T) {
 		{
 			name:    "neither side",
 			cfg:     func(src Source) Config { return Config{Source: src, Fire: func(string) {}} },
-			wantErr: "neither a hotkey nor a boot medium",
+			wantErr: "no hotkey, boot medium or USB trigger",
+		},
+		{
+			name:    "a USB trigger without Fire",
+			cfg:     func(src Source) Config { return Config{Source: src, USB: &fakeUSB{}} },
+			wantErr: "a USB trigger needs Fire",
 		},
 		{
 			name:    "a medium without Fire",

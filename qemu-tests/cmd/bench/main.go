@@ -12,13 +12,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -26,6 +22,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ramwipe/ramwipe/qemu-tests/chart"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
@@ -63,8 +60,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: host benchmarks: %v\n", err)
 	}
-	chart := peerChart(peers(rep))
-	if err := writePNG(filepath.Join(*dir, "peers.png"), chart); err != nil {
+	if err := peerChart(filepath.Join(*dir, "peers.png"), peers(rep)); err != nil {
 		return err
 	}
 	imgDir := "" // performance.md links the pictures beside it
@@ -76,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				imgDir = rel
 			}
 		}
-		if err := writePNG(filepath.Join(*docs, "bench-peers.png"), chart); err != nil {
+		if err := peerChart(filepath.Join(*docs, "bench-peers.png"), peers(rep)); err != nil {
 			return err
 		}
 		if e := find(rep, "1024M-smp2/default"); e != nil && e.Map != "" {
@@ -112,6 +108,7 @@ func find(rep lab.BenchReport, name string) *lab.BenchEntry {
 // peer is one bar group of the chart and one line of the peer table.
 type peer struct {
 	label   string
+	short   string // under its bar
 	e       *lab.BenchEntry
 	colour  color.RGBA
 	seconds float64 // trigger to power-off
@@ -121,17 +118,17 @@ type peer struct {
 func peers(rep lab.BenchReport) []peer {
 	var out []peer
 	for _, p := range []struct {
-		variant, label string
-		c              color.RGBA
+		variant, short, label string
+		c                     color.RGBA
 	}{
-		{"default", "ramwipe default (`memtest=1 init_on_free=1` + fill)", color.RGBA{0x31, 0x82, 0xbd, 0xff}},
-		{"memtest-only", "`memtest=1` alone (kexec, no fill)", color.RGBA{0x9e, 0xca, 0xe1, 0xff}},
-		{"init_on_free-only", "`init_on_free=1` alone (kexec, no fill)", color.RGBA{0x31, 0xa3, 0x54, 0xff}},
-		{"sdmem", "secure-delete `sdmem -ll` in the old system, then power off", color.RGBA{0xfd, 0x8d, 0x3c, 0xff}},
-		{"no-wipe", "no wipe (kexec into an image that wipes nothing)", color.RGBA{0xe3, 0x1a, 0x1c, 0xff}},
+		{"default", "ramwipe", "ramwipe default (`memtest=1 init_on_free=1` + fill)", color.RGBA{0x31, 0x82, 0xbd, 0xff}},
+		{"memtest-only", "memtest", "`memtest=1` alone (kexec, no fill)", color.RGBA{0x9e, 0xca, 0xe1, 0xff}},
+		{"init_on_free-only", "init_on_free", "`init_on_free=1` alone (kexec, no fill)", color.RGBA{0x31, 0xa3, 0x54, 0xff}},
+		{"sdmem", "sdmem", "secure-delete `sdmem -ll` in the old system, then power off", color.RGBA{0xfd, 0x8d, 0x3c, 0xff}},
+		{"no-wipe", "no wipe", "no wipe (kexec into an image that wipes nothing)", color.RGBA{0xe3, 0x1a, 0x1c, 0xff}},
 	} {
 		if e := find(rep, "1024M-smp2/"+p.variant); e != nil && e.Post != nil {
-			out = append(out, peer{label: p.label, e: e, colour: p.c, seconds: e.Timings.KexecToOff})
+			out = append(out, peer{label: p.label, short: p.short, e: e, colour: p.c, seconds: e.Timings.KexecToOff})
 		}
 	}
 	return out
@@ -144,70 +141,20 @@ func (p peer) residue() float64 {
 	return share
 }
 
-// peerChart draws two groups of bars, one bar per peer in its colour, each
-// with its value above it: trigger → power-off seconds (left), and residue,
-// canary plus old-system pages as a share of RAM (right), each group scaled
-// to its largest bar.
-func peerChart(ps []peer) *image.RGBA {
-	const w, h, bar, gap, group, axis = 640, 240, 48, 8, 48, 12
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	grey := color.RGBA{0x60, 0x60, 0x60, 0xff}
-	draw.Draw(img, image.Rect(0, h-axis, w, h-axis+2), &image.Uniform{grey}, image.Point{}, draw.Src)
-	x := 16
-	for _, g := range []struct {
-		value func(peer) float64
-		label func(float64) string
-	}{
-		{func(p peer) float64 { return p.seconds }, func(v float64) string { return fmt.Sprintf("%.1fs", v) }},
-		{peer.residue, func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }},
-	} {
-		top := 0.0
-		for _, p := range ps {
-			top = max(top, g.value(p))
-		}
-		for _, p := range ps {
-			hgt := 0
-			if top > 0 {
-				hgt = int(g.value(p) / top * (h - axis - 24))
-			}
-			hgt = max(hgt, 1) // a zero still shows as a line
-			draw.Draw(img, image.Rect(x, h-axis-hgt, x+bar, h-axis), &image.Uniform{p.colour}, image.Point{}, draw.Src)
-			drawText(img, x, h-axis-hgt-14, g.label(g.value(p)), grey)
-			x += bar + gap
-		}
-		x += group
+// peerChart draws two bar charts, one bar per peer in its colour, with
+// its value above it: trigger → power-off seconds, and the residue (canary
+// plus old-system pages) as a share of RAM; a legend names the peers.
+func peerChart(path string, ps []peer) error {
+	var secs, res []chart.Bar
+	for _, p := range ps {
+		label := strings.ReplaceAll(p.label, "`", "")
+		secs = append(secs, chart.Bar{Label: label, Short: p.short, Value: p.seconds, Color: p.colour})
+		res = append(res, chart.Bar{Label: label, Short: p.short, Value: 100 * p.residue(), Color: p.colour})
 	}
-	return img
-}
-
-// font is a 3×5 pixel font for the chart's numbers: glyph i draws
-// fontChars[i], bit 14 its top left pixel, row by row.
-const fontChars = "0123456789.s%"
-
-var font = [...]uint16{0x7b6f, 0x2c97, 0x73e7, 0x72cf, 0x5bc9, 0x79cf, 0x79ef, 0x7292, 0x7bef, 0x7bcf, 0x02, 0xf8f, 0x52a5}
-
-// drawText writes s at (x, y) in the 3×5 font, each font pixel 2×2.
-func drawText(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for _, r := range s {
-		if i := strings.IndexRune(fontChars, r); i >= 0 {
-			for bit := range 15 {
-				if font[i]&(1<<(14-bit)) != 0 {
-					px, py := x+2*(bit%3), y+2*(bit/3)
-					draw.Draw(img, image.Rect(px, py, px+2, py+2), &image.Uniform{c}, image.Point{}, draw.Src)
-				}
-			}
-		}
-		x += 8
-	}
-}
-
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	return errors.Join(png.Encode(f, img), f.Close())
+	return chart.Bars(path, []chart.Panel{
+		{Title: "Trigger to power-off, 1 GiB guest (TCG)", YLabel: "seconds", Bars: secs, Format: "%.1f s"},
+		{Title: "Left in RAM after the wipe", YLabel: "canary + old-system pages (% of RAM)", Bars: res, Format: "%.2f %%"},
+	})
 }
 
 // hostBench is one line of go test -bench output.
@@ -298,15 +245,6 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 		p("| %s | %s | %s | %.1f | %d | %.2f %% | %d | %.2f %% |\n", q.label, toInit, fill, q.seconds, c, 100*found, o, 100*share)
 	}
 	p("\n![peer comparison](%s)\n\n", filepath.Join(imgDir, map[bool]string{true: "bench-peers.png", false: "peers.png"}[docs]))
-	p("The chart: left, trigger → guest off; right, canary plus old-system pages left as a share of\n")
-	p("RAM; each group scaled to its largest bar, bars in the table's order: ")
-	for i, q := range ps {
-		if i > 0 {
-			p(", ")
-		}
-		p("%s", colourName(q.colour))
-	}
-	p(".\n\n")
 
 	p("**Scaling** (ramwipe default, 2 vCPUs).\n\n")
 	p("| guest RAM | trigger → wipe `/init`, s | free MiB | fill, s | fill MiB/s | fill s per GiB | trigger → guest off, s | canary pages left | old-system pages left |\n|---|---|---|---|---|---|---|---|---|\n")
@@ -327,15 +265,8 @@ func markdown(rep lab.BenchReport, host []hostBench, imgDir string, docs bool) s
 			name = "memmap-1024M-default.png"
 		}
 		p("\n**Physical memory, before and after** (1 GiB guest, ramwipe default; one pixel per 4 KiB page,\n")
-		p("rows from address 0; above 1 GiB one pixel per 64 KiB):\n\n![memory map](%s)\n\n", filepath.Join(imgDir, name))
-		p("Legend: ")
-		for c := lab.ClassHole; c <= lab.ClassCanary; c++ {
-			if c > lab.ClassHole {
-				p("; ")
-			}
-			p("%s = %s", colourName(lab.Palette[c]), lab.ClassNames[c])
-		}
-		p(". Every scenario's map is in `build/bench/map-*.png`.\n")
+		p("addresses up the y axis; above 1 GiB one pixel per 64 KiB):\n\n![memory map](%s)\n\n", filepath.Join(imgDir, name))
+		p("Every scenario's map is in `build/bench/map-*.png`.\n")
 	}
 	timeline(p, rep)
 	if len(host) > 0 {
@@ -415,11 +346,6 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-// colourName names a colour of the chart or the palette for the legend.
-func colourName(c color.RGBA) string {
-	return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)
 }
 
 // splice replaces the README's text between the bench markers with md.

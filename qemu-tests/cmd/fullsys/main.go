@@ -27,6 +27,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ramwipe/ramwipe/qemu-tests/chart"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
@@ -57,6 +58,8 @@ type Record struct {
 	KeyPre   *lab.KeyScan       `json:"key_pre,omitempty"`
 	KeyPost  *lab.KeyScan       `json:"key_post,omitempty"`
 	Summary  string             `json:"wipe_summary,omitempty"`
+	// Map is the before/after memory map's PNG.
+	Map string `json:"memory_map,omitempty"`
 	// QEMU lists the QMP events from the trigger on (SHUTDOWN with its
 	// reason, RESET, …): how the guest ended.
 	QEMU []string `json:"qemu_events,omitempty"`
@@ -221,6 +224,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	writeTable(stdout, recs)
+	for _, r := range recs {
+		if r.Map != "" {
+			fmt.Fprintf(stdout, "memory map of %s, before and after: %s\n", r.Name, r.Map)
+		}
+	}
 	var failed []string
 	for _, r := range recs {
 		if !r.Pass {
@@ -510,6 +518,14 @@ func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scann
 		return false
 	}
 	r.Post, r.KeyPost = &post, keyPost
+	// The picture a person looks at: where the canaries were, and that
+	// nothing is left there.
+	m := filepath.Join(e.work, "map-"+r.Name+".png")
+	if err := chart.MemoryMaps(m, fmt.Sprintf("full system, %s, %d MiB", r.Name, memMiB), r.Pre, r.Post, sc.Layout, memMiB<<20); err != nil {
+		r.fail("memory map: %v", err)
+	} else {
+		r.Map = m
+	}
 	return true
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ramwipe/ramwipe/initramfs/archive"
+	"github.com/ramwipe/ramwipe/qemu-tests/chart"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
 )
 
@@ -102,7 +103,7 @@ func (b *benchRun) record(stdout io.Writer, dir, name, logPath string, s size, r
 	if b.maps && rec.Pre != nil && rec.Post != nil {
 		e.Map = "map-" + strings.ReplaceAll(name, "/", "-") + ".png"
 		ram := uint64(s.mem) << 20
-		if err := lab.WriteMaps(filepath.Join(dir, e.Map), rec.Pre, rec.Post, lab.Layout{LowMem: lab.Q35LowMem(ram)}, ram); err != nil {
+		if err := chart.MemoryMaps(filepath.Join(dir, e.Map), fmt.Sprintf("%s, %d MiB", e.Variant, s.mem), rec.Pre, rec.Post, lab.Layout{LowMem: lab.Q35LowMem(ram)}, ram); err != nil {
 			fmt.Fprintf(stdout, "    memory map: %v\n", err)
 			e.Map = ""
 		}

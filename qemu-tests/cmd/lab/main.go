@@ -47,7 +47,9 @@ type variant struct {
 	daemon string
 	state  string
 	// trigger overrides how a daemon scenario fires: "hotkey" presses
-	// the default chord on the guest's keyboard over QMP.
+	// the default chord on the guest's keyboard over QMP; "usbinsert"
+	// learns the allow-list, re-plugs an allowed stick, then plugs in a
+	// USB mouse.
 	trigger string
 	// oneSize: run at 1 GiB only, unless -all.
 	oneSize bool
@@ -63,6 +65,9 @@ type variant struct {
 	// hung: the guest gets a second LUKS volume and a plain dm-crypt key
 	// for the hung device of fault-hung-crypt.
 	hung bool
+	// keyring: with crypt, the guest also leaves a volume key and a
+	// passphrase in its keyring (lab.Keyring), which the dumps look for.
+	keyring bool
 }
 
 // variants are the wipe images the lab kexecs into. The do-nothing image
@@ -90,7 +95,7 @@ func variants(contract string) []variant {
 		{name: "fill-hangs", labInit: true, cmdline: userspace + " ramwipe.lab=hang-fill ramwipe.deadline=3s", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "init-panics", labInit: true, cmdline: userspace + " ramwipe.lab=panic", expect: lab.ExpectPowerOff, crypt: false},
 		{name: "crypt-wipe", labInit: false, cmdline: contract + " ramwipe.heldmap", expect: lab.ExpectWiped, crypt: true},
-		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+		{name: "crypt-panic", cmdline: contract, expect: lab.ExpectWiped, crypt: true, keyring: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", idle: 60},
 		{name: "crypt-hotkey", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "hotkey"},
@@ -102,9 +107,14 @@ func variants(contract string) []variant {
 			daemon: "kernel = /boot/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "resume"},
 		{name: "crypt-usbkbd", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
 			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\n", state: "armed", trigger: "usbkbd"},
-		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true,
+		// usb_insert on, the allow-list learned in the guest (ramwipe usb
+		// learn --write: the two sticks); an allowed stick re-plugged and a
+		// suspend and resume must not fire, a usb-mouse plugged in must.
+		{name: "usb-insert", cmdline: contract, expect: lab.ExpectWiped, crypt: true, usb: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\nusb_insert = on\n", state: "armed", trigger: "usbinsert"},
+		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true, keyring: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
-		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true},
+		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, keyring: true},
 	}
 	return append(vs, faultVariants(contract)...)
 }
@@ -278,6 +288,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		var extra []archive.File
 		var key []byte
+		var keyring *lab.Keyring
 		if p.v.crypt {
 			extra, key, err = cryptGuest(*kernelDir, abs, p.v.usb)
 			if err != nil {
@@ -290,6 +301,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			extra = append(extra, more...)
+		}
+		if p.v.keyring {
+			if keyring, err = lab.NewKeyring(); err != nil {
+				return err
+			}
+			extra = append(extra, archive.File{Name: "lab/crypt/keyring", Data: keyring.File(), Mode: 0o600})
 		}
 		more, err := br.files(p.v)
 		if err != nil {
@@ -338,7 +355,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "lab: %-32s ... ", name)
 		rec := lab.Scenario{
 			Name: name, MemMiB: p.s.mem, SMP: p.s.smp, Kernel: kernel, Initrd: initrd,
-			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM, Key: key,
+			Cmdline: p.v.cmdline, Expect: p.v.expect, Timeout: 6 * time.Minute, Console: console, KeepRAM: keepRAM, Key: key, Keyring: keyring,
 			// With ramwiped locked in RAM and the crypt volume open, a 512 MiB
 			// guest has room for 45 % of canaries, not 60 %.
 			Plant: cmp.Or(p.v.plant, map[bool]int{true: 45, false: 60}[p.v.daemon != ""]),
