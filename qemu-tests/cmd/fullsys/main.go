@@ -5,8 +5,8 @@
 // dpkg -i (twice: the upgrade path), and proves the shutdown wipe at a
 // reboot, a poweroff and systemctl kexec, the hotkey on this real system,
 // the one-boot kill switch (ramwipe.skip, the negative control), the re-arm
-// after a kernel package upgrade, a clean purge, and the poweroff wipe on
-// the image's dracut flavour. It writes DIR/report.json and prints a table;
+// after a kernel package upgrade, a clean purge, ramwipe check on the real
+// system, and the poweroff wipe on the image's dracut flavour. It writes DIR/report.json and prints a table;
 // it exits non-zero when a scenario fails.
 //
 //	fullsys -cache /var/cache/ramwipe-lab -deb build/ramwipe.deb -out build/fullsys
@@ -161,6 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"skip-negative-control", skip, false},
 		{"kexec", kexecVerb, false},
 		{"purge", purge, false},
+		{"check", checkScenario, false},
 		{"dracut", dracut, false},
 		{"poweroff", poweroff, true},
 	}
