@@ -13,7 +13,7 @@ DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab fullsys bench demo test test-all clean
+.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab fullsys fullsys-trixie soak-fullsys bench demo test test-all clean
 
 all: binaries initramfs
 
@@ -134,6 +134,18 @@ lab: lab-deps initramfs
 fullsys: lab-deps deb
 	$(call apt-ensure,debootstrap)
 	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/fullsys $(FULLSYSFLAGS)
+
+# The full-system lab on a Debian 13 (trixie) guest (systemd 257, kernel 6.12).
+fullsys-trixie: FULLSYSFLAGS += -suite trixie -out $(BUILD)/fullsys-trixie
+fullsys-trixie: fullsys
+
+# The soak: the poweroff through the shutdown hook SOAK_N times on the
+# bookworm guest, about 2 minutes each under TCG; build/soak/soak.json
+# counts the complete wipes.
+SOAK_N ?= 30
+soak-fullsys: lab-deps deb
+	$(call apt-ensure,debootstrap)
+	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/soak -soak $(SOAK_N) $(FULLSYSFLAGS)
 
 # secure-delete's sdmem, the peer the benchmark compares with: unpacked
 # from Debian's package once, never installed.

@@ -242,6 +242,15 @@ func (e *escapeStripper) reset() bool {
 	return true
 }
 
+// Console is where the guest's console is copied (io.Discard if nowhere),
+// for the lab's own notes beside it.
+func (vm *VM) Console() io.Writer {
+	if vm.cfg.Console == nil {
+		return io.Discard
+	}
+	return vm.cfg.Console
+}
+
 // ErrExited is returned by [VM.WaitLine] when the guest stopped first.
 var ErrExited = errors.New("guest exited")
 
