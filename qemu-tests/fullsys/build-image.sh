@@ -34,9 +34,13 @@ done
 name=fullsys
 [ "$suite" = bookworm ] || name=$name-$suite
 [ -z "$flavour" ] || name=$name-$flavour
-# Debian 13 moved systemd-cryptsetup (crypttab at boot) out of systemd.
+# Debian 13 moved systemd-cryptsetup (crypttab at boot) out of systemd. It
+# also gets D-Bus, as every desktop has it: from systemd 255 on, systemctl
+# reboot asks logind (over D-Bus) to kexec whenever a kernel is loaded;
+# without a bus systemctl starts reboot.target itself, a plain reboot, and
+# the lab would not see what users get.
 extra=
-[ "$suite" = bookworm ] || extra=,systemd-cryptsetup
+[ "$suite" = bookworm ] || extra=,systemd-cryptsetup,dbus
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 hash=$(cat "$0" | sha256sum | cut -c1-12)
 out=$cache/$name-$hash
