@@ -669,6 +669,11 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 && l.At.After(t) {
 			r.check("reboot_wipe", l.Text[i:])
 		}
+		// Which shutdown systemd ran: from systemd 255 on, logind turns a
+		// reboot into a kexec when a kernel is loaded.
+		if i := strings.Index(l.Text, "ramwipe: wiping memory, then "); i >= 0 && l.At.After(t) {
+			r.check("reboot_hook", l.Text[i:])
+		}
 	}
 	if r.Checks["reboot_wipe"] == "" {
 		r.fail("reboot: the wipe image never ran (no fill summary on the console)")
