@@ -12,16 +12,21 @@ import (
 // blind window with: the package's unit as installed, or a drop-in over it.
 type restartVariant struct {
 	name    string
+	signal  string        // what kill sends: KILL, or TERM (a clean stop for Restart=on-failure)
 	dropIn  string        // the [Service] lines of the drop-in; "" is the unit as installed
 	timeout time.Duration // how long to wait for ramwiped to be armed again
 }
 
 var restartVariants = []restartVariant{
-	{"unit", "", 60 * time.Second},
+	{"unit", "KILL", "", 60 * time.Second},
 	// The unit before Restart=always: main's settings.
-	{"on-failure-1s", "Restart=on-failure\nRestartSec=1s", 60 * time.Second},
+	{"on-failure-1s", "KILL", "Restart=on-failure\nRestartSec=1s", 60 * time.Second},
 	// No Restart= at all: nothing brings it back but a start or a boot.
-	{"no-restart", "Restart=no", 15 * time.Second},
+	{"no-restart", "KILL", "Restart=no", 15 * time.Second},
+	// SIGTERM from anyone but systemd: ramwiped disarms and exits 0, which
+	// Restart=on-failure takes for a clean stop.
+	{"sigterm-unit", "TERM", "", 60 * time.Second},
+	{"sigterm-on-failure-1s", "TERM", "Restart=on-failure\nRestartSec=1s", 15 * time.Second},
 }
 
 const dropInDir = "/run/systemd/system/ramwiped.service.d"
@@ -30,7 +35,8 @@ const dropInDir = "/run/systemd/system/ramwiped.service.d"
 // clock, how long until it is armed again (the blind window: no trigger is
 // seen meanwhile), with the package's unit and, for comparison, with the
 // restart settings of the unit before (Restart=on-failure, RestartSec=1s)
-// and with none; then a systemctl poweroff issued inside the blind window:
+// and with none; the same for SIGTERM sent by someone else than systemd
+// (ramwiped disarms and exits 0, a clean stop to Restart=on-failure); then a systemctl poweroff issued inside the blind window:
 // the shutdown hook still wipes, with the image ramwiped staged in /run
 // before it was killed.
 func sigkill(ctx context.Context, r *Record, e *env) {
@@ -79,7 +85,7 @@ func (g *guest) blindWindow(ctx context.Context, r *Record, v restartVariant) bo
 		}
 	}
 	limit := int(v.timeout / time.Second)
-	line := fmt.Sprintf(`pid=$(systemctl show -p MainPID --value ramwiped); t0=$(date +%%s.%%N); kill -9 $pid; k0=$(cat /sys/kernel/kexec_loaded); s0=$(ls /run/ramwipe/shutdown | wc -l); n=0; until timeout 5 ramwipe status >/dev/null 2>&1; do n=$((n+1)); [ $(date +%%s) -ge $(( ${t0%%.*} + %d )) ] && break; sleep 0.05; done; t1=$(date +%%s.%%N); echo "BLIND t0=$t0 t1=$t1 polls=$n kexec_loaded_after_kill=$k0 staged_files=$s0 active=$(systemctl is-active ramwiped) pid=$(systemctl show -p MainPID --value ramwiped)"; journalctl -o short-unix --no-pager -u ramwiped --since @${t0%%.*} | head -n 40`, limit)
+	line := fmt.Sprintf(`pid=$(systemctl show -p MainPID --value ramwiped); t0=$(date +%%s.%%N); kill -%s $pid; k0=$(cat /sys/kernel/kexec_loaded); s0=$(ls /run/ramwipe/shutdown 2>/dev/null | wc -l); n=0; until timeout 5 ramwipe status >/dev/null 2>&1; do n=$((n+1)); [ $(date +%%s) -ge $(( ${t0%%.*} + %d )) ] && break; sleep 0.05; done; t1=$(date +%%s.%%N); echo "BLIND t0=$t0 t1=$t1 polls=$n kexec_loaded_after_kill=$k0 staged_files=$s0 kexec_loaded_end=$(cat /sys/kernel/kexec_loaded) staged_files_end=$(ls /run/ramwipe/shutdown 2>/dev/null | wc -l) active=$(systemctl is-active ramwiped) pid=$(systemctl show -p MainPID --value ramwiped)"; journalctl -o short-unix --no-pager -u ramwiped --since @${t0%%.*} | head -n 40`, v.signal, limit)
 	out, _, err := g.sh(ctx, line, v.timeout+time.Minute)
 	if err != nil {
 		r.fail("sigkill %s: %v\n%s", v.name, err, indent(out))
