@@ -1,13 +1,15 @@
 // Command fullsys runs the full-system lab: ramwipe's .deb on a real Debian
-// bookworm system (qemu-tests/fullsys/build-image.sh builds it with
-// debootstrap) under QEMU, with a LUKS2 data volume opened by
-// systemd-cryptsetup from /etc/crypttab. It installs the package with
-// dpkg -i (twice: the upgrade path), and proves the shutdown wipe at a
-// reboot, a poweroff and systemctl kexec, the hotkey on this real system,
-// the one-boot kill switch (ramwipe.skip, the negative control), the re-arm
-// after a kernel package upgrade, a clean purge, ramwipe check on the real
-// system, and the poweroff wipe on the image's dracut flavour. It writes DIR/report.json and prints a table;
-// it exits non-zero when a scenario fails. With -soak N it repeats the
+// system, bookworm or (-suite trixie) Debian 13, that
+// qemu-tests/fullsys/build-image.sh builds with debootstrap, under QEMU,
+// with a LUKS2 data volume opened by systemd-cryptsetup from /etc/crypttab.
+// It installs the package with dpkg -i (twice: the upgrade path), and
+// proves the shutdown wipe at a reboot, a poweroff and systemctl kexec, the
+// hotkey on this real system, the one-boot kill switch (ramwipe.skip, the
+// negative control), the re-arm after a kernel package upgrade, a clean
+// purge, ramwipe check on the real system, the blind window after ramwiped
+// is killed (and a poweroff inside it), and the poweroff wipe on the
+// image's dracut flavour. It writes DIR/report.json and prints a table; it
+// exits non-zero when a scenario fails. With -soak N it repeats the
 // poweroff through the shutdown hook N times and counts the complete wipes
 // in DIR/soak.json.
 //
