@@ -13,7 +13,7 @@ DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: lab-kernels all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab soak-lab fullsys bench demo test test-all clean
+.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab lab-kernels fullsys fullsys-trixie fullsys-all bench demo test test-all soak soak-lab soak-fullsys clean
 
 all: binaries initramfs
 
@@ -139,16 +139,31 @@ lab-kernels: lab-deps initramfs
 	@cat $(BUILD)/lab-kernels.md
 
 # The memory lab's panic, SOAK_N times in a row (each a fresh guest and
-# volume key): prints "N/N complete wipes" and writes build/soak/soak.json.
+# volume key): prints "N/N complete wipes" and writes build/soak-lab/soak.json.
 SOAK_N ?= 30
 soak-lab: lab-deps initramfs
-	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/soak -run /crypt-panic -repeat $(SOAK_N) -skip-idle $(LABFLAGS)
+	$(GO) run ./qemu-tests/cmd/lab -kernel-dir "$(LAB_KERNEL_DIR)" -image $(BUILD)/ramwipe-initramfs.cpio -out $(BUILD)/soak-lab -run /crypt-panic -repeat $(SOAK_N) -skip-idle $(LABFLAGS)
 
 # The full-system lab: ramwipe's .deb on a Debian bookworm guest built with
 # debootstrap (cached in LAB_CACHE until its recipe changes).
 fullsys: lab-deps deb
 	$(call apt-ensure,debootstrap)
 	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/fullsys $(FULLSYSFLAGS)
+
+# Every full-system scenario, the long ones too (kexec, sigkill, dracut).
+fullsys-all: FULLSYSFLAGS += -all
+fullsys-all: fullsys
+
+# The full-system lab on a Debian 13 (trixie) guest (systemd 257, kernel 6.12).
+fullsys-trixie: FULLSYSFLAGS += -suite trixie -out $(BUILD)/fullsys-trixie
+fullsys-trixie: fullsys
+
+# The soak: the poweroff through the shutdown hook SOAK_N times on the
+# bookworm guest, about 2 minutes each under TCG; build/soak-fullsys/soak.json
+# counts the complete wipes.
+soak-fullsys: lab-deps deb
+	$(call apt-ensure,debootstrap)
+	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/soak-fullsys -soak $(SOAK_N) $(FULLSYSFLAGS)
 
 # secure-delete's sdmem, the peer the benchmark compares with: unpacked
 # from Debian's package once, never installed.
@@ -172,15 +187,26 @@ demo: lab-deps deb
 	$(call apt-ensure,debootstrap)
 	$(GO) run ./qemu-tests/cmd/fullsys -cache $(LAB_CACHE) -deb $(BUILD)/ramwipe.deb -out $(BUILD)/demo -run hotkey $(FULLSYSFLAGS)
 
-# make test fuzzes every target briefly, so that a parser regression fails CI.
+# What CI runs (under 50 minutes on 2 cores): make test fuzzes every target
+# briefly, so that a parser regression fails CI; the memory lab's judged
+# scenarios at 512 MiB and 1 GiB with four of the fault matrix; the
+# full-system lab's main scenarios on bookworm.
 test: FUZZTIME = 3s
 test: unit desktop-test fuzz deb-check lab fullsys
 
-# make test, and the longer lab matrices: every guest size and scenario.
+# make test, and the longer matrices: the memory lab at every size with
+# every measurement and the whole fault matrix, on bookworm's and trixie's
+# kernels side by side; every full-system scenario (kexec, sigkill, the
+# dracut image) on bookworm and trixie; trixie's lintian and systemd-analyze.
 test-all: FUZZTIME = 3s
-test-all: unit fuzz deb-check
-	$(MAKE) lab LABFLAGS='-all $(LABFLAGS)'
-	$(MAKE) fullsys
+test-all: unit desktop-test fuzz deb-check deb-check-trixie
+	$(MAKE) lab-kernels LABFLAGS='-all $(LABFLAGS)'
+	$(MAKE) fullsys-all
+	$(MAKE) fullsys FULLSYSFLAGS='-all -suite trixie -out $(BUILD)/fullsys-trixie'
+
+# The soak: the memory lab's panic and the full-system poweroff through the
+# shutdown hook, SOAK_N times each (default 30), N/N complete wipes each.
+soak: soak-lab soak-fullsys
 
 clean:
 	rm -rf $(BUILD)

@@ -86,7 +86,9 @@ func run(args []string, sys system, dir string, log io.Writer) int {
 		fmt.Fprintf(log, "ramwipe: %v; kexec is locked, so the wipe image loaded at boot runs\n", err)
 		then = initramfs.PowerOff
 	}
-	fmt.Fprintf(log, "ramwipe: wiping memory, then %s\n", then)
+	// The verb says which shutdown systemd ran: from systemd 255 on, a
+	// systemctl reboot is a kexec whenever an image is loaded.
+	fmt.Fprintf(log, "ramwipe: wiping memory, then %s (systemd-shutdown %s)\n", then, verb)
 	err = sys.Exec()
 	fmt.Fprintf(log, "ramwipe: shutdown wipe failed, %s without it: %v\n", verb, err)
 	return 0

@@ -91,7 +91,7 @@ func TestRun(t *testing.T) {
 		{name: "reboot, hook started by PID 1 itself", args: []string{"reboot"}, sys: func(f *fakeSystem) { f.ppid = 1 },
 			wantCalls: []string{"sync", "load", "exec"}, wantLog: "then reboot", wantCmd: "ramwipe.action=reboot"},
 		{name: "kexec wipes and reboots", args: []string{"kexec"}, wantCalls: []string{"sync", "load", "exec"},
-			wantLog: "then reboot", wantCmd: "ramwipe.action=reboot"},
+			wantLog: "then reboot (systemd-shutdown kexec)", wantCmd: "ramwipe.action=reboot"},
 		{name: "kexec fails: logged, exit 0", args: []string{"halt"},
 			wantCalls: []string{"sync", "load", "exec"}, wantLog: "shutdown wipe failed, halt without it: reboot(LINUX_REBOOT_CMD_KEXEC)"},
 		{name: "load fails: no exec", args: []string{"poweroff"}, sys: func(f *fakeSystem) { f.loadErr = errors.New("kexec_file_load: bad") },

@@ -1,7 +1,8 @@
 #!/bin/sh
-# build-image.sh CACHE [dracut] — the full-system lab's Debian bookworm
-# guest, built from Debian's packages with debootstrap into
-# CACHE/fullsys-<recipe hash>/ (fullsys-dracut-<hash>/ with dracut):
+# build-image.sh CACHE [dracut] [SUITE] — the full-system lab's Debian guest
+# (SUITE bookworm, the default, or trixie), built from Debian's packages with
+# debootstrap into CACHE/fullsys-<recipe hash>/ (fullsys-dracut-<hash>/ with
+# dracut; fullsys-trixie-<hash>/, fullsys-trixie-dracut-<hash>/ on trixie):
 #   root.img     ext4 root file system (made with mkfs.ext4 -d: no loop devices)
 #   vmlinuz      the guest's kernel, initrd.img its initramfs (direct boot)
 # and prints that directory. A changed recipe (this file) builds a new one;
@@ -19,13 +20,27 @@
 # systemd-shutdown to switch into at the end of a shutdown.
 set -eu
 cache=$1
-flavour=${2:-}
-case $flavour in
-"") name=fullsys ;;
-dracut) name=fullsys-dracut ;;
-*) echo "build-image.sh: unknown flavour '$flavour' (want dracut or nothing)" >&2; exit 2 ;;
-esac
+shift
+flavour=
 suite=bookworm
+for a in "$@"; do
+	case $a in
+	"") ;;
+	dracut) flavour=dracut ;;
+	bookworm | trixie) suite=$a ;;
+	*) echo "build-image.sh: unknown flavour or suite '$a' (want dracut, bookworm or trixie)" >&2; exit 2 ;;
+	esac
+done
+name=fullsys
+[ "$suite" = bookworm ] || name=$name-$suite
+[ -z "$flavour" ] || name=$name-$flavour
+# Debian 13 moved systemd-cryptsetup (crypttab at boot) out of systemd. It
+# also gets D-Bus, as every desktop has it: from systemd 255 on, systemctl
+# reboot asks logind (over D-Bus) to kexec whenever a kernel is loaded;
+# without a bus systemctl starts reboot.target itself, a plain reboot, and
+# the lab would not see what users get.
+extra=
+[ "$suite" = bookworm ] || extra=,systemd-cryptsetup,dbus
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 hash=$(cat "$0" | sha256sum | cut -c1-12)
 out=$cache/$name-$hash
@@ -42,7 +57,7 @@ mkdir -p "$out.tmp"
 root=$out.tmp/root
 echo "build-image: debootstrap $suite into $root (a few minutes)" >&2
 debootstrap --variant=minbase \
-	--include=systemd,systemd-sysv,udev,kmod,cryptsetup,e2fsprogs,linux-image-amd64,procps,apt \
+	--include=systemd,systemd-sysv,udev,kmod,cryptsetup,e2fsprogs,linux-image-amd64,procps,apt$extra \
 	"$suite" "$root" "$mirror" >&2
 
 echo ramwipe-lab > "$root/etc/hostname"

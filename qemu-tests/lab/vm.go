@@ -122,9 +122,15 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 	return vm, nil
 }
 
+// readConsole splits what the guest prints into lines, without the
+// terminal's escape sequences: systemd 257 (Debian 13) resets the serial
+// terminal (ESC [ ! p, ESC ] 104 BEL, a cursor position query) before a
+// service that owns it starts, right in front of "LAB SHELL up". The
+// console copy keeps every byte.
 func (vm *VM) readConsole(r io.Reader) {
 	br := bufio.NewReader(r)
 	var cur []byte
+	var esc escapeStripper
 	emit := func() {
 		if len(cur) == 0 {
 			return
@@ -149,12 +155,100 @@ func (vm *VM) readConsole(r io.Reader) {
 		if vm.cfg.Console != nil {
 			vm.cfg.Console.Write([]byte{b})
 		}
+		if !esc.keep(b) {
+			continue
+		}
 		if b == '\n' || b == '\r' {
 			emit()
 			continue
 		}
 		cur = append(cur, b)
 	}
+}
+
+// escapeStripper drops a terminal's escape sequences from a byte stream:
+// CSI (ESC [ … final byte), OSC, DCS and the other string sequences (ESC ]
+// … BEL or ESC \), and two- or three-byte ESC sequences (ESC 7, ESC ( B).
+type escapeStripper struct {
+	state int
+}
+
+const (
+	escText   = iota
+	escEsc    // after ESC
+	escCSI    // after ESC [
+	escString // inside OSC, DCS, SOS, PM, APC
+	escStrEsc // ESC inside a string: ESC \ ends it
+	escInter  // after ESC and an intermediate byte (ESC ( B)
+)
+
+// keep reports whether b is text, and not part of an escape sequence.
+func (e *escapeStripper) keep(b byte) bool {
+	switch e.state {
+	case escText:
+		if b == 0x1b {
+			e.state = escEsc
+			return false
+		}
+		return true
+	case escEsc:
+		switch {
+		case b == 0x1b: // starts over
+		case b == '[':
+			e.state = escCSI
+		case b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_':
+			e.state = escString
+		case b >= 0x20 && b <= 0x2f:
+			e.state = escInter
+		default:
+			e.state = escText
+		}
+		return false
+	case escCSI:
+		if b >= 0x40 && b <= 0x7e {
+			e.state = escText
+		}
+		return b == '\n' && e.reset()
+	case escString:
+		switch b {
+		case 0x07:
+			e.state = escText
+		case 0x1b:
+			e.state = escStrEsc
+		case '\n':
+			// An unterminated string ends at the line's end: a lost
+			// terminator must not swallow the console.
+			return e.reset()
+		}
+		return false
+	case escStrEsc:
+		e.state = escText
+		if b != '\\' { // ESC and not ST: a new sequence
+			e.state = escEsc
+			return e.keep(b)
+		}
+		return false
+	case escInter:
+		if b < 0x20 || b > 0x2f {
+			e.state = escText
+		}
+		return false
+	}
+	return true
+}
+
+func (e *escapeStripper) reset() bool {
+	e.state = escText
+	return true
+}
+
+// Console is where the guest's console is copied (io.Discard if nowhere),
+// for the lab's own notes beside it.
+func (vm *VM) Console() io.Writer {
+	if vm.cfg.Console == nil {
+		return io.Discard
+	}
+	return vm.cfg.Console
 }
 
 // ErrExited is returned by [VM.WaitLine] when the guest stopped first.

@@ -6,14 +6,6 @@ import (
 	"time"
 )
 
-// The check scenario is ready but not in run's scenario table yet (main.go
-// is being edited elsewhere). To wire it, add after "purge" in `all`:
-//
-//	{"check", checkScenario, false},
-//
-// and delete this line, which keeps the function compiled and vetted meanwhile.
-var _ = checkScenario
-
 // checkScenario: `ramwipe check` on the real system. Armed, it must find
 // kexec ready; a plain swap file on the (unencrypted) root must make it
 // fail with exit 2 and name the file; the same swap file on the LUKS data

@@ -1,13 +1,17 @@
 // Command fullsys runs the full-system lab: ramwipe's .deb on a real Debian
-// bookworm system (qemu-tests/fullsys/build-image.sh builds it with
-// debootstrap) under QEMU, with a LUKS2 data volume opened by
-// systemd-cryptsetup from /etc/crypttab. It installs the package with
-// dpkg -i (twice: the upgrade path), and proves the shutdown wipe at a
-// reboot, a poweroff and systemctl kexec, the hotkey on this real system,
-// the one-boot kill switch (ramwipe.skip, the negative control), the re-arm
-// after a kernel package upgrade, a clean purge, and the poweroff wipe on
-// the image's dracut flavour. It writes DIR/report.json and prints a table;
-// it exits non-zero when a scenario fails.
+// system, bookworm or (-suite trixie) Debian 13, that
+// qemu-tests/fullsys/build-image.sh builds with debootstrap, under QEMU,
+// with a LUKS2 data volume opened by systemd-cryptsetup from /etc/crypttab.
+// It installs the package with dpkg -i (twice: the upgrade path), and
+// proves the shutdown wipe at a reboot, a poweroff and systemctl kexec, the
+// hotkey on this real system, the one-boot kill switch (ramwipe.skip, the
+// negative control), the re-arm after a kernel package upgrade, a clean
+// purge, ramwipe check on the real system, the blind window after ramwiped
+// is killed (and a poweroff inside it), and the poweroff wipe on the
+// image's dracut flavour. It writes DIR/report.json and prints a table; it
+// exits non-zero when a scenario fails. With -soak N it repeats the
+// poweroff through the shutdown hook N times and counts the complete wipes
+// in DIR/soak.json.
 //
 //	fullsys -cache /var/cache/ramwipe-lab -deb build/ramwipe.deb -out build/fullsys
 package main
@@ -29,6 +33,15 @@ import (
 
 	"github.com/ramwipe/ramwipe/qemu-tests/chart"
 	"github.com/ramwipe/ramwipe/qemu-tests/lab"
+)
+
+// tier says which runs a scenario is in.
+type tier int
+
+const (
+	tierTest   tier = iota // make test
+	tierAll                // with -all: make test-all
+	tierByName             // only when -run names it
 )
 
 func main() {
@@ -87,6 +100,7 @@ func (r *Record) time(name string, d time.Duration) {
 type env struct {
 	imageDir, work string
 	cache          string // where build-image.sh keeps its images (-cache)
+	suite          string // the guest's Debian release (-suite)
 	disk, data     string // the guest's root disk (a copy, kept across scenarios) and LUKS volume
 	debImg         string // a small ext4 image holding the .deb
 	key            []byte // the LUKS volume's key
@@ -108,16 +122,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "build/fullsys", "directory for report.json and console logs")
 	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
 	only := fs.String("run", "", "run only the scenario of this name, or those whose names contain it (a scenario run alone installs the package itself if need be); poweroff runs only when named")
+	allTiers := fs.Bool("all", false, "also the long scenarios (kexec, sigkill, dracut: a second image) that make test leaves to make test-all")
 	repeat := fs.Int("repeat", 1, "run each chosen scenario this many times (with -run, to catch what fails now and then)")
 	wipeCmdline := fs.String("wipe-cmdline", "", "more parameters for the wipe kernel, after ramwipe.heldmap (earlyprintk=ttyS0 shows its early boot)")
 	keepRAM := fs.Bool("keep-ram", false, "keep each post dump as DIR/ram-SCENARIO.raw (1 GiB each)")
+	suite := fs.String("suite", "bookworm", "the Debian release of the guest image built with -cache: bookworm or trixie")
+	soak := fs.Int("soak", 0, "repeat the poweroff through the shutdown hook this many times (the poweroff scenario alone, however -run and -repeat say) and write DIR/soak.json with how many wiped completely")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *suite != "bookworm" && *suite != "trixie" {
+		return fmt.Errorf("-suite %q: want bookworm or trixie", *suite)
+	}
+	if *soak > 0 {
+		*only, *repeat = "poweroff", *soak
 	}
 	var img *imageBuild
 	if *cache != "" {
 		var err error
-		if img, err = buildImage(ctx, *cache, "", stderr); err != nil {
+		if img, err = buildImage(ctx, *cache, *suite, "", stderr); err != nil {
 			return err
 		}
 		*imageDir = img.Dir
@@ -134,7 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	work, _ := filepath.Abs(*out)
-	e := &env{imageDir: *imageDir, work: work, cache: *cache, wipeCmdline: strings.TrimSpace("ramwipe.heldmap " + *wipeCmdline), keepRAM: *keepRAM}
+	e := &env{imageDir: *imageDir, work: work, cache: *cache, suite: *suite, wipeCmdline: strings.TrimSpace("ramwipe.heldmap " + *wipeCmdline), keepRAM: *keepRAM}
 	if *verbose {
 		e.verbose = stderr
 	}
@@ -155,27 +178,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	type scenario struct {
 		name string
 		run  func(context.Context, *Record, *env)
-		// optional scenarios run only when -run names them.
-		optional bool
+		tier tier
 	}
 	all := []scenario{
-		{"install-reboot-poweroff", installRebootPoweroff, false},
-		{"hotkey", hotkey, false},
-		{"skip-negative-control", skip, false},
-		{"kexec", kexecVerb, false},
-		{"purge", purge, false},
-		{"dracut", dracut, false},
-		{"poweroff", poweroff, true},
+		{"install-reboot-poweroff", installRebootPoweroff, tierTest},
+		{"hotkey", hotkey, tierTest},
+		{"skip-negative-control", skip, tierTest},
+		{"kexec", kexecVerb, tierAll},
+		{"purge", purge, tierTest},
+		{"check", checkScenario, tierTest},
+		{"sigkill", sigkill, tierAll},
+		{"dracut", dracut, tierAll},
+		{"poweroff", poweroff, tierByName},
 	}
-	// -run NAME runs that scenario alone; otherwise every scenario that is
-	// not optional and whose name contains -run's text.
+	// -run NAME runs that scenario alone; otherwise every scenario of the
+	// tiers asked for (-all) whose name contains -run's text.
 	exact := false
 	for _, s := range all {
 		exact = exact || s.name == *only
 	}
 	var chosen []scenario
 	for _, s := range all {
-		if exact && s.name != *only || !exact && (s.optional || !strings.Contains(s.name, *only)) {
+		if exact && s.name != *only || !exact && (s.tier == tierByName || s.tier == tierAll && !*allTiers || !strings.Contains(s.name, *only)) {
 			continue
 		}
 		base := s.name
@@ -199,7 +223,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if e.verbose != nil {
 			e.console = io.MultiWriter(logf, e.verbose)
 		}
-		sctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
+		limit := 12 * time.Minute
+		if strings.HasPrefix(s.name, "dracut") {
+			limit = 40 * time.Minute // it builds its own image first (debootstrap; 12 minutes seen under load)
+		}
+		sctx, cancel := context.WithTimeout(ctx, limit)
 		s.run(sctx, &rec, e)
 		cancel()
 		logf.Close()
@@ -214,6 +242,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    %s\n", f)
 		}
 		recs = append(recs, rec)
+		if *soak > 0 {
+			if err := writeSoak(filepath.Join(work, "soak.json"), *soak, recs); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "fullsys: soak: %s\n", soakCount(recs, *soak))
+		}
 		if ctx.Err() != nil || (s.name == "install-reboot-poweroff" && !rec.Pass && *repeat == 1) {
 			break // the later scenarios need the installed system
 		}
@@ -251,10 +285,10 @@ type imageBuild struct {
 
 // buildImage runs build-image.sh, which prints the image's directory and,
 // only when it builds, what it does on stderr.
-func buildImage(ctx context.Context, cache, flavour string, stderr io.Writer) (*imageBuild, error) {
+func buildImage(ctx context.Context, cache, suite, flavour string, stderr io.Writer) (*imageBuild, error) {
 	start := time.Now()
 	var log strings.Builder
-	args := []string{"qemu-tests/fullsys/build-image.sh", cache}
+	args := []string{"qemu-tests/fullsys/build-image.sh", cache, suite}
 	if flavour != "" {
 		args = append(args, flavour)
 	}
@@ -354,7 +388,42 @@ func (e *env) boot(ctx context.Context, r *Record, cmdlineExtra string) *guest {
 	}
 	g.booted = l.At
 	r.time("boot_to_shell", l.At.Sub(vm.Started))
+	if err := g.sync(ctx); err != nil {
+		r.fail("the lab shell never answered: %v", err)
+		vm.Kill()
+		return nil
+	}
 	return g
+}
+
+// sync sends numbered probes until the lab shell answers one. On Debian 13
+// systemd 257 queries the serial terminal around the time the lab shell
+// starts, and what the lab sends then can be read by that query instead
+// of by the shell; a probe that is lost so costs one probe, not a
+// scenario's first command.
+func (g *guest) sync(ctx context.Context) error {
+	for n := 1; n <= 20; n++ {
+		want := fmt.Sprintf("LAB SYNC %d", n)
+		if err := g.vm.Send("echo " + want); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := g.vm.WaitLine(wctx, want)
+		if err == nil {
+			_, err = g.vm.WaitLine(wctx, "LAB RC ")
+		}
+		cancel()
+		if err == nil {
+			if n > 1 {
+				fmt.Fprintf(g.vm.Console(), "\nlab: the lab shell answered probe %d\n", n)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("no answer to 20 probes")
 }
 
 // sh runs a shell line in the guest and returns what it printed and its
@@ -631,6 +700,11 @@ func installRebootPoweroff(ctx context.Context, r *Record, e *env) {
 		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 && l.At.After(t) {
 			r.check("reboot_wipe", l.Text[i:])
 		}
+		// Which shutdown systemd ran: from systemd 255 on, logind turns a
+		// reboot into a kexec when a kernel is loaded.
+		if i := strings.Index(l.Text, "ramwipe: wiping memory, then "); i >= 0 && l.At.After(t) {
+			r.check("reboot_hook", l.Text[i:])
+		}
 	}
 	if r.Checks["reboot_wipe"] == "" {
 		r.fail("reboot: the wipe image never ran (no fill summary on the console)")
@@ -712,7 +786,7 @@ func dracut(ctx context.Context, r *Record, e *env) {
 		r.fail("dracut: needs -cache, to build the dracut flavour of the image")
 		return
 	}
-	img, err := buildImage(ctx, e.cache, "dracut", e.console)
+	img, err := buildImage(ctx, e.cache, e.suite, "dracut", e.console)
 	if err != nil {
 		r.fail("%v", err)
 		return
@@ -778,7 +852,7 @@ func kexecVerb(ctx context.Context, r *Record, e *env) {
 			summary = l.Text[i:]
 		}
 	}
-	if hook != "ramwipe: wiping memory, then reboot" || summary == "" {
+	if !strings.HasPrefix(hook, "ramwipe: wiping memory, then reboot") || summary == "" {
 		r.fail("systemctl kexec: want the hook's \"wiping memory, then reboot\" and the wipe's summary, got %q and %q", hook, summary)
 		return
 	}
@@ -941,7 +1015,7 @@ func writeTable(w io.Writer, recs []Record) {
 			kpost = fmt.Sprint(k.Total())
 		}
 		var times []string
-		for _, k := range []string{"boot_to_shell", "boot_to_armed", "install_to_armed", "reboot_to_armed", "poweroff_to_off", "hotkey_to_off", "poweroff_without_wipe_to_off", "kexec_to_shell", "kernel_upgrade_to_rearmed"} {
+		for _, k := range []string{"boot_to_shell", "boot_to_armed", "install_to_armed", "reboot_to_armed", "poweroff_to_off", "hotkey_to_off", "poweroff_without_wipe_to_off", "kexec_to_shell", "kernel_upgrade_to_rearmed", "blind_unit_status_ok", "blind_on-failure-1s_status_ok", "poweroff_in_blind_window_to_off"} {
 			if v, ok := r.Times[k]; ok {
 				times = append(times, fmt.Sprintf("%s %.1f", k, v))
 			}
