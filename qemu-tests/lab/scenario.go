@@ -121,6 +121,7 @@ type Record struct {
 	Daemon          string         `json:"daemon_state,omitempty"`
 	Drill           *Drill         `json:"drill,omitempty"`
 	USB             *USB           `json:"usb,omitempty"`
+	Suspend         *SuspendRun    `json:"suspend,omitempty"`
 	Idle            *Idle          `json:"idle,omitempty"`
 	Panic           *Panic         `json:"panic,omitempty"`
 	KeyPre          *KeyScan       `json:"key_pre,omitempty"`
@@ -230,7 +231,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 			}
 		}
 	}()
-	if trigger == "resume" || trigger == "usbinsert" {
+	if trigger == "resume" || trigger == "usbinsert" || trigger == "sleep-alarm" || trigger == "sleep-allow" || trigger == "sleep-owner" {
 		err = rec.waitAfterResume(ctx, vm)
 	} else {
 		err = vm.Wait(ctx)
@@ -249,6 +250,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		fail("guest stopped with %q, not a power-off", rec.Shutdown)
 		rec.PoweredOff = false
 	}
+	rec.checkSleep(vm, trigger, fail)
 	rec.Panic = parsePanic(vm.Lines())
 	if rec.Panic != nil {
 		for _, l := range vm.Lines() {

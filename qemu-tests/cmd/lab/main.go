@@ -53,6 +53,8 @@ type variant struct {
 	trigger string
 	// oneSize: run at 1 GiB only, unless -all.
 	oneSize bool
+	// slow: run only with -all (a minute or more asleep).
+	slow bool
 	// usb: the guest has two USB sticks on an xHCI controller, its /boot
 	// (with the kernel ramwiped arms with) on one of them.
 	usb bool
@@ -108,6 +110,17 @@ func variants(contract string) []variant {
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true, keyring: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, keyring: true},
+		// on_suspend: the agent runs ramwipe's sleep hook around a suspend
+		// as systemd-sleep does. The controls kexec into the do-nothing
+		// image after a sleep that must not wipe.
+		{name: "suspend-wipe", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\non_suspend = wipe\n", state: "armed", trigger: "sleep-wipe"},
+		{name: "suspend-allow", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true,
+			daemon: "kernel = /lab/vmlinuz\non_suspend = allow\n", state: "armed", trigger: "sleep-allow"},
+		{name: "suspend-wipe-after", cmdline: contract, expect: lab.ExpectWiped, crypt: true, slow: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\non_suspend = wipe-after 60s\n", state: "armed", trigger: "sleep-alarm"},
+		{name: "suspend-wipe-after-owner", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, slow: true,
+			daemon: "kernel = /lab/vmlinuz\non_suspend = wipe-after 60s\n", state: "armed", trigger: "sleep-owner"},
 	}
 }
 
@@ -129,6 +142,9 @@ func plan(vs []variant, all bool) []struct {
 		for _, v := range vs {
 			if (v.expect == lab.ExpectPowerOff || v.crypt) && s != sizes[0] {
 				continue // drills and key scans (aeskeyfind is slow) at the smallest size
+			}
+			if v.slow && !all {
+				continue
 			}
 			if v.oneSize && !all && s != sizes[1] {
 				continue // measurements for the README: one size keeps the lab short
