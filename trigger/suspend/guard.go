@@ -67,6 +67,9 @@ type Guard struct {
 	pending *deadline
 	// alarmErr is why the alarm cannot be set, found by Start.
 	alarmErr error
+	// judged is the judgement of the wake since the last pre request,
+	// for the post request that finds the wake judged already.
+	judged string
 }
 
 // deadline is one wipe-after alarm: when the machine must wake up by, on
@@ -136,6 +139,7 @@ func (g *Guard) Pre(e Event) (string, error) {
 	}
 	ev := e
 	g.announced = &ev
+	g.judged = ""
 	if g.pending != nil {
 		g.pending.stop()
 		g.pending = nil
@@ -179,9 +183,14 @@ func (g *Guard) Pre(e Event) (string, error) {
 func (g *Guard) Post(e Event) (string, error) {
 	text, err := g.check("post")
 	if text == "" {
-		text = fmt.Sprintf("%s: nothing to do", e.Kind)
+		g.mu.Lock()
+		text, g.judged = g.judged, ""
+		g.mu.Unlock()
 	}
-	return text, err
+	if text == "" {
+		text = "nothing to do"
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, text), err
 }
 
 // Resumed is called when the machine may have resumed (the wall clock was
@@ -192,6 +201,9 @@ func (g *Guard) Resumed() { g.check("resume") }
 func (g *Guard) check(source string) (string, error) {
 	g.mu.Lock()
 	why, note := g.judge(source)
+	if note != "" && source != "post" {
+		g.judged = fmt.Sprintf("judged at the %s: %s", source, note)
+	}
 	g.mu.Unlock()
 	if why != "" {
 		text, err := g.Fire(why)
