@@ -150,16 +150,18 @@ func (rec *Record) checkSleep(vm *VM, trigger string, fail func(string, ...any))
 		}
 	case "sleep-alarm":
 		// ramwiped logs nothing before a panic: the panic's first mark
-		// after the resume is the judgement.
-		resumed, marked := false, false
+		// after the pre request is the judgement (it may reach the
+		// console before the agent's "LAB RESUMED": both are thawed
+		// together).
+		asleep, marked := false, false
 		for _, l := range vm.Lines() {
-			resumed = resumed || strings.HasPrefix(l.Text, "LAB RESUMED")
-			if m := markRE.FindStringSubmatch(l.Text); m != nil && m[2] == "trigger" && resumed {
+			asleep = asleep || strings.HasPrefix(l.Text, "LAB SLEEP PRE")
+			if m := markRE.FindStringSubmatch(l.Text); m != nil && m[2] == "trigger" && asleep {
 				marked = true
 			}
 		}
 		if !marked {
-			fail("no panic after the RTC's wake: %q", s.Judged)
+			fail("no panic after the sleep: %q", s.Judged)
 		}
 		if strings.Contains(s.Judged, "the owner's wake") {
 			fail("ramwiped took the RTC's wake for the owner's: %q", s.Judged)
