@@ -121,11 +121,12 @@ func sleepLine(vm *VM, prefix string) string {
 	return text
 }
 
-// judged returns ramwiped's last "sleep: …" log line.
+// judged returns ramwiped's last "sleep: …" log line after the pre
+// request's.
 func judged(vm *VM) string {
 	text := ""
 	for _, l := range tailLines(vm.Lines(), math.MaxInt) {
-		if i := strings.Index(l.Text, `msg="sleep: `); i >= 0 {
+		if i := strings.Index(l.Text, `msg="sleep: `); i >= 0 && !strings.Contains(l.Text, "with an RTC wake alarm at") {
 			text = strings.TrimSuffix(l.Text[i+len(`msg="`):], `"`)
 		}
 	}
