@@ -57,6 +57,7 @@ install: binaries initramfs
 	install -D -m 0755 $(BUILD)/bin/ramwipe $(DESTDIR)/usr/bin/ramwipe
 	install -D -m 0755 $(BUILD)/bin/ramwipe-notify $(DESTDIR)/usr/bin/ramwipe-notify
 	install -D -m 0755 $(BUILD)/bin/ramwipe-shutdown $(DESTDIR)/usr/lib/systemd/system-shutdown/ramwipe
+	install -D -m 0755 data/system-sleep-hook $(DESTDIR)/usr/lib/systemd/system-sleep/ramwipe
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cpio $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cpio
 	install -D -m 0644 $(BUILD)/ramwipe-initramfs.cmdline $(DESTDIR)/usr/lib/ramwipe/ramwipe-initramfs.cmdline
 	[ -z "$(UNITDIR)" ] || install -D -m 0644 debian/ramwipe.ramwiped.service $(DESTDIR)$(UNITDIR)/ramwiped.service

@@ -57,22 +57,13 @@ func parseBitmap(s string, wordBits, limit int) ([]int, error) {
 
 // chordSetting returns ramwipe.conf's hotkey setting and the line it is
 // on; the default chord (line 0) if the file or the setting is not there.
-// The file's format is ramwiped's (ramwipe.conf(5)): "key = value" lines,
-// '#' comments; only the hotkey line is read here, ramwiped -check-config
-// checks the rest.
+// Only the hotkey line is read here, ramwiped -check-config checks the
+// rest.
 func chordSetting(conf []byte) (val string, line int) {
-	val = hotkey.DefaultChord
-	for n, l := range strings.Split(string(conf), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(l, "=")
-		if ok && strings.TrimSpace(k) == "hotkey" {
-			return strings.TrimSpace(v), n + 1
-		}
+	if val, line = confSetting(conf, "hotkey"); line > 0 {
+		return val, line
 	}
-	return val, 0
+	return hotkey.DefaultChord, 0
 }
 
 // inputDevice is an input device as sysfs shows it.

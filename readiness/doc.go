@@ -7,7 +7,8 @@
 // without their owner (TPM2 without a PIN, clevis); is swap encrypted; is
 // hibernation configured; is a crash kernel loaded; are disk keys in the
 // kernel keyrings; do the attached keyboards have every key of the panic
-// chord; does suspend keep unlocked disks' keys in RAM. Each finding has a
+// chord; does suspend keep unlocked disks' keys in RAM (ramwipe.conf's
+// on_suspend, cryptsetup-suspend, the RTC wake alarm). Each finding has a
 // [Severity], says what was found in one line and what to do about it.
 //
 // Needs: Linux with procfs and sysfs mounted. Nothing needs root: as

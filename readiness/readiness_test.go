@@ -407,11 +407,52 @@ func TestSuspend(t *testing.T) {
 	}
 	runChecks(t, CheckSuspend, []checkCase{
 		{name: "unlocked disk, nothing erases the keys", setup: unlocked,
-			want: []Severity{Warn}, what: "suspend to mem (deep) is allowed while dm-0 (sda3_crypt) is unlocked", do: "cryptsetup-suspend"},
+			want: []Severity{Warn}, what: "suspend to mem (deep) is allowed (on_suspend = allow, the default) while dm-0 (sda3_crypt) is unlocked: the keys stay in RAM while the machine is suspended", do: "set on_suspend = wipe or wipe-after 30m in /etc/ramwipe/ramwipe.conf"},
+		{name: "allow said in the config", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "# ramwipe\non_suspend = allow\n")
+		}, want: []Severity{Warn}, what: "(on_suspend = allow, /etc/ramwipe/ramwipe.conf:2)"},
 		{name: "cryptsetup-suspend", setup: func(tr *tree) {
 			unlocked(tr)
 			tr.file("/usr/lib/cryptsetup/scripts/suspend/cryptsetup-suspend-wrapper", "#!/bin/sh\n")
-		}, want: []Severity{OK}, what: "cryptsetup-suspend erases"},
+		}, want: []Severity{OK}, what: "cryptsetup-suspend erases the LUKS keys before suspend (/usr/lib/cryptsetup/scripts/suspend/cryptsetup-suspend-wrapper); on_suspend = allow (the default) keeps the rest of memory"},
+		{name: "wipe", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "on_suspend = wipe\n")
+			tr.file("/usr/lib/systemd/system-sleep/ramwipe", "#!/bin/sh\n")
+		}, want: []Severity{OK}, what: "on_suspend = wipe (/etc/ramwipe/ramwipe.conf:1): a suspend request wipes"},
+		{name: "wipe with cryptsetup-suspend", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "on_suspend = wipe\n")
+			tr.file("/lib/systemd/system-sleep/ramwipe", "#!/bin/sh\n")
+			tr.file("/lib/systemd/system/systemd-suspend.service.d/cryptsetup-suspend.conf", "[Service]\n")
+		}, want: []Severity{OK}, what: "ramwipe's hook runs before cryptsetup-suspend"},
+		{name: "wipe without the hook", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "on_suspend = wipe\n")
+		}, want: []Severity{Warn}, what: "sleep hook is not installed", do: "reinstall ramwipe"},
+		{name: "wipe-after", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "on_suspend = wipe-after 30m\n")
+			tr.file("/usr/lib/systemd/system-sleep/ramwipe", "#!/bin/sh\n")
+			tr.file(rtcWakeAlarm, "\n")
+		}, want: []Severity{Info}, what: "for 30m0s at most: then the RTC wakes it and it wipes"},
+		{name: "wipe-after without an RTC", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "on_suspend = wipe-after 30m\n")
+			tr.file("/usr/lib/systemd/system-sleep/ramwipe", "#!/bin/sh\n")
+		}, want: []Severity{Warn}, what: "no RTC wake alarm", do: "on_suspend = wipe"},
+		{name: "wipe-after with cryptsetup-suspend", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "on_suspend = wipe-after 30m\n")
+			tr.file("/usr/lib/systemd/system-sleep/ramwipe", "#!/bin/sh\n")
+			tr.file(rtcWakeAlarm, "\n")
+			tr.file("/usr/lib/cryptsetup/scripts/suspend/cryptsetup-suspend-wrapper", "#!/bin/sh\n")
+		}, want: []Severity{Warn}, what: "freezes ramwiped until the passphrase is typed", do: "set on_suspend = allow"},
+		{name: "bad on_suspend", setup: func(tr *tree) {
+			unlocked(tr)
+			tr.file(DefaultConfig, "\non_suspend = sometimes\n")
+		}, want: []Severity{Warn}, what: `/etc/ramwipe/ramwipe.conf:2: on_suspend = "sometimes"`, do: "ramwiped -check-config"},
 		{name: "AllowSuspend=no", setup: func(tr *tree) {
 			unlocked(tr)
 			tr.file("/etc/systemd/sleep.conf.d/ramwipe.conf", "[Sleep]\nAllowSuspend=no\n")

@@ -201,8 +201,13 @@ func (a *auditor) suspend() {
 		a.add(CheckSuspend, OK, "", "suspend is off (AllowSuspend=%s in %s)", v, from["AllowSuspend"])
 		return
 	}
-	if f := a.firstExisting(cryptsetupSuspend); f != "" {
-		a.add(CheckSuspend, OK, "", "cryptsetup-suspend erases the LUKS keys before suspend (%s)", f)
+	cs := a.firstExisting(cryptsetupSuspend)
+	done, where := a.onSuspend(cs)
+	if done {
+		return
+	}
+	if cs != "" {
+		a.add(CheckSuspend, OK, "", "cryptsetup-suspend erases the LUKS keys before suspend (%s); on_suspend = allow (%s) keeps the rest of memory, your session, in RAM while suspended", cs, where)
 		return
 	}
 	mode := "mem"
@@ -211,14 +216,14 @@ func (a *auditor) suspend() {
 			mode = "mem (" + b + ")"
 		}
 	}
-	do := fmt.Sprintf("install cryptsetup-suspend (Debian, initramfs-tools: it erases the keys on suspend and asks for the passphrase on resume), or forbid suspend: AllowSuspend=no under [Sleep] in %s/ramwipe.conf", sleepConfDropDir)
+	do := fmt.Sprintf("set on_suspend = wipe or wipe-after 30m in %s (a suspend, or a long one, then wipes: unsaved work is lost), install cryptsetup-suspend (Debian, initramfs-tools: it erases the keys on suspend and asks for the passphrase on resume), or forbid suspend: AllowSuspend=no under [Sleep] in %s/ramwipe.conf", a.opts.Config, sleepConfDropDir)
 	crypt := a.cryptDevices()
 	if len(crypt) == 0 {
-		a.add(CheckSuspend, Info, do, "suspend to %s is allowed and nothing erases disk keys before it; no dm-crypt device is open now", mode)
+		a.add(CheckSuspend, Info, do, "suspend to %s is allowed (on_suspend = allow, %s) and nothing erases disk keys before it; no dm-crypt device is open now", mode, where)
 		return
 	}
 	a.add(CheckSuspend, Warn, do,
-		"suspend to %s is allowed while %s %s unlocked: the keys stay in RAM while the machine sleeps", mode, strings.Join(crypt, ", "), pluralIs(len(crypt)))
+		"suspend to %s is allowed (on_suspend = allow, %s) while %s %s unlocked: the keys stay in RAM while the machine is suspended", mode, where, strings.Join(crypt, ", "), pluralIs(len(crypt)))
 }
 
 func pluralIs(n int) string {

@@ -111,6 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case a[0] == "help" && len(a) == 1:
 		printUsage(stdout)
 		return exitOK
+	case a[0] == sleepHookCommand:
+		return sleepHook(ctx, *socket, a[1:], stdout, stderr)
 	case a[0] == "check" && len(a) == 1:
 		return check(readiness.Audit(readiness.Options{}), false, stdout, stderr)
 	case a[0] == "check" && len(a) == 2 && (a[1] == "--json" || a[1] == "-json"):
@@ -257,6 +259,7 @@ func printStatus(stdout, stderr io.Writer, text string) int {
 	if s.ShutdownWipe != "" {
 		fmt.Fprintf(stdout, "shutdown wipe:  %s\n", s.ShutdownWipe)
 	}
+	printSuspend(stdout, s.Suspend)
 	fmt.Fprintf(stdout, "since:          %s\n", s.ArmedAt.Format(time.RFC3339))
 	if s.LastError != "" {
 		fmt.Fprintf(stdout, "last error:     %s\n", s.LastError)

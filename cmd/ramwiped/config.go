@@ -12,6 +12,7 @@ import (
 
 	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/hotkey"
+	"github.com/ramwipe/ramwipe/trigger/suspend"
 	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	USBInsert bool
 	// USBAllow is the allow-list: every usb_allow line's entries, in order.
 	USBAllow []usbinsert.Rule
+	// OnSuspend is what a suspend does (package trigger/suspend); the
+	// zero value, allow, is today's behaviour.
+	OnSuspend suspend.Policy
 }
 
 // repeatable are the settings that may be given on more than one line.
@@ -188,8 +192,15 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 				continue
 			}
 			c.KillCords = cords
+		case "on_suspend":
+			p, err := suspend.ParsePolicy(val)
+			if err != nil {
+				bad("on_suspend = %q: %v", val, err)
+				continue
+			}
+			c.OnSuspend = p
 		default:
-			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord, shutdown_wipe, usb_insert, usb_allow)", key)
+			bad("unknown setting %q (known: kernel, initramfs, cmdline_extra, socket, group, lock_kexec, key_deadline_ms, hotkey, boot_medium, kill_cord, shutdown_wipe, usb_insert, usb_allow, on_suspend)", key)
 		}
 	}
 	if err := sc.Err(); err != nil {

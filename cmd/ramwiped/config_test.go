@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ramwipe/ramwipe/trigger/suspend"
 	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
@@ -26,6 +28,7 @@ usb_insert = on
 # the receiver
 usb_allow = 046d:c52b
 usb_allow = 0781:5583:4C530001@1-4 46f4:0001:1-0000:00:04.0-1
+on_suspend = wipe-after 30m
 `
 	c, err := ParseConfig("ramwipe.conf", []byte(good), DefaultConfig())
 	require.NoError(t, err)
@@ -43,6 +46,7 @@ usb_allow = 0781:5583:4C530001@1-4 46f4:0001:1-0000:00:04.0-1
 		{Vendor: 0x0781, Product: 0x5583, Serial: "4C530001", Port: "1-4"},
 		{Vendor: 0x46f4, Product: 0x0001, Serial: "1-0000:00:04.0-1"},
 	}
+	want.OnSuspend = suspend.Policy{Mode: suspend.WipeAfter, After: 30 * time.Minute}
 	assert.Equal(t, want, c)
 }
 
@@ -72,6 +76,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"usb_allow = 1:2 1:2:x@usb1", "f:1: usb_allow: \"1:2:x@usb1\": port"},
 		{"usb_allow = 1:2:a%zz", "f:1: usb_allow: \"1:2:a%zz\": serial"},
 		{strings.Repeat("usb_allow = 1:2\n", maxUSBAllow+1), fmt.Sprintf("f:%d: usb_allow: more than %d entries", maxUSBAllow+1, maxUSBAllow)},
+		{"\non_suspend = hibernate", "f:2: on_suspend = \"hibernate\": \"hibernate\": want allow, wipe or wipe-after DURATION"},
+		{"on_suspend = wipe-after 5s", "f:1: on_suspend = \"wipe-after 5s\": wipe-after 5s: want from 10s to 24h0m0s"},
 		{strings.Repeat("#", maxConfig+1), "at most"},
 	}
 	for _, tt := range tests {

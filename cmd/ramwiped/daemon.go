@@ -13,6 +13,7 @@ import (
 
 	"github.com/ramwipe/ramwipe/initramfs"
 	"github.com/ramwipe/ramwipe/trigger/control"
+	"github.com/ramwipe/ramwipe/trigger/suspend"
 	"github.com/ramwipe/ramwipe/wipe"
 	"github.com/ramwipe/ramwipe/wipe/kexec"
 )
@@ -79,6 +80,9 @@ type daemon struct {
 	panicErr  string        // why the panic sequence returned, if it did
 	refused   func() uint64 // the control socket's refusal count; nil before serve
 	rehearsal time.Duration // how long Test waits (default control.RehearsalWindow)
+
+	// guard is the on_suspend policy; nil before serve starts it.
+	guard *suspend.Guard
 }
 
 // armedState is one arming's result: the panic sequence and the status
@@ -379,11 +383,12 @@ func (d *daemon) snapshot() Status {
 	for _, f := range watches {
 		st.Watching = append(st.Watching, f())
 	}
+	st.Suspend = d.suspendStatus()
 	return st
 }
 
 // watchOrder is the order of the triggers in the status.
-var watchOrder = []string{"cli", "hotkey", "bootmedium", "usb"}
+var watchOrder = []string{"cli", "hotkey", "bootmedium", "usb", suspendTrigger}
 
 // setWatch records how the status describes a trigger: what returns
 // what it watches now (it is called on every status request, outside
@@ -496,7 +501,11 @@ func (d *daemon) Panic(source string) error {
 
 // Fire is called by a trigger (hotkey, boot medium, usb). During a rehearsal of
 // that trigger it reports instead of wiping.
-func (d *daemon) Fire(trigger string) {
+func (d *daemon) Fire(trigger string) { _, _ = d.fire(trigger, trigger) }
+
+// fire is Fire, with the panic's source named apart from the trigger, and
+// says whether a rehearsal took the firing, or else what Panic returned.
+func (d *daemon) fire(trigger, source string) (rehearsed bool, err error) {
 	d.mu.Lock()
 	ch, rehearsing := d.rehearse[trigger]
 	if rehearsing {
@@ -505,9 +514,9 @@ func (d *daemon) Fire(trigger string) {
 	d.mu.Unlock()
 	if rehearsing {
 		close(ch)
-		return
+		return true, nil
 	}
-	_ = d.Panic(trigger)
+	return false, d.Panic(source)
 }
 
 // Test rehearses a trigger: for "cli" it answers at once; for the others it

@@ -22,7 +22,7 @@ func TestPackagedConfig(t *testing.T) {
 	uncommented := regexp.MustCompile(`(?m)^#([a-z_]+ =)`).ReplaceAll(data, []byte("$1"))
 	cfg, err = ParseConfig("ramwipe.conf", uncommented, DefaultConfig())
 	require.NoError(t, err)
-	for _, key := range []string{"kernel", "initramfs", "cmdline_extra", "socket", "group", "hotkey", "boot_medium", "kill_cord", "shutdown_wipe", "lock_kexec", "key_deadline_ms", "usb_insert", "usb_allow"} {
+	for _, key := range []string{"kernel", "initramfs", "cmdline_extra", "socket", "group", "hotkey", "boot_medium", "kill_cord", "shutdown_wipe", "lock_kexec", "key_deadline_ms", "usb_insert", "usb_allow", "on_suspend"} {
 		assert.Regexp(t, `(?m)^#`+key+` =`, string(data), "the shipped file shows %s", key)
 	}
 	assert.Equal(t, DefaultConfig().Hotkey, cfg.Hotkey, "the example chord is the default")

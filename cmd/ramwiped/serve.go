@@ -37,6 +37,7 @@ func serve(ctx context.Context, d *daemon, log *slog.Logger) error {
 		go d.watchImage(ctx, imageCheckInterval)
 	}
 	startUevents(ctx, d, logf)
+	startSuspend(ctx, d, logf)
 	gid := -1
 	if g, err := user.LookupGroup(d.cfg.Group); err != nil {
 		log.Warn(fmt.Sprintf("group %q: %v; only root may use ramwipe", d.cfg.Group, err))
@@ -87,6 +88,8 @@ func (d *daemon) handle(ctx context.Context, p control.Peer, r control.Request) 
 		return "wiping now", nil
 	case "test":
 		return d.Test(ctx, r.Arg)
+	case control.CommandSleep:
+		return d.handleSleep(p, r.Arg)
 	}
 	return "", fmt.Errorf("unknown command %q: use status, panic or test TRIGGER", r.Command)
 }

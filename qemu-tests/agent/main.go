@@ -21,7 +21,9 @@
 // daemon.go), lab.usb=1 (mount the lab's USB sticks: see usb.go).
 //
 // Console commands besides "kexec": "panic", "panic-as UID GID [GROUP...]",
-// "rehearse", the fault commands of fault.go, "suspend" (to RAM; "LAB RESUMED" after the wake-up), "gone NAME" (has block device NAME gone? "LAB GONE NAME
+// "rehearse", the fault commands of fault.go, "suspend" (to RAM; "LAB RESUMED" after the wake-up), "sleep"
+// (the suspend as systemd-sleep does it, with ramwipe's sleep hook before
+// and after: "LAB SLEEP PRE …", "LAB RESUMED …", "LAB SLEEP POST …"), "gone NAME" (has block device NAME gone? "LAB GONE NAME
 // yes|no"), "idle N" (context switches of ramwiped's threads over N s:
 // "LAB IDLE …"), "poweroff".
 package main
@@ -185,6 +187,19 @@ func run() error {
 			// Blocks until the host wakes the guest (QMP system_wakeup).
 			err := os.WriteFile("/sys/power/state", []byte("mem"), 0)
 			fmt.Printf("LAB RESUMED %v\n", err)
+			continue
+		case "sleep":
+			// As systemd-sleep does: the sleep hook's pre request, the
+			// suspend (blocks until the guest wakes), the post request.
+			// Under on_suspend = wipe the pre request never returns.
+			hook := func(phase string) {
+				out, err := exec.Command("/sbin/ramwipe", "sleep-hook", phase, "suspend").CombinedOutput()
+				fmt.Printf("LAB SLEEP %s %v: %s\n", strings.ToUpper(phase), err, strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", " / "))
+			}
+			hook("pre")
+			err := os.WriteFile("/sys/power/state", []byte("mem"), 0)
+			fmt.Printf("LAB RESUMED %v\n", err)
+			hook("post")
 			continue
 		case "idle":
 			n, _ := strconv.Atoi(arg)

@@ -121,6 +121,7 @@ type Record struct {
 	Daemon          string         `json:"daemon_state,omitempty"`
 	Drill           *Drill         `json:"drill,omitempty"`
 	USB             *USB           `json:"usb,omitempty"`
+	Suspend         *SuspendRun    `json:"suspend,omitempty"`
 	Idle            *Idle          `json:"idle,omitempty"`
 	Panic           *Panic         `json:"panic,omitempty"`
 	Fault           *Fault         `json:"fault,omitempty"`
@@ -235,7 +236,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 			}
 		}
 	}()
-	if trigger == "resume" || trigger == "usbinsert" {
+	if trigger == "resume" || trigger == "usbinsert" || trigger == "sleep-alarm" || trigger == "sleep-allow" || trigger == "sleep-owner" {
 		err = rec.waitAfterResume(ctx, vm)
 	} else {
 		err = vm.Wait(ctx)
@@ -254,6 +255,7 @@ func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
 		fail("guest stopped with %q, not a power-off", rec.Shutdown)
 		rec.PoweredOff = false
 	}
+	rec.checkSleep(vm, trigger, fail)
 	rec.Panic = parsePanic(vm.Lines())
 	if rec.Fault != nil {
 		rec.Fault.analyse(vm.Lines())

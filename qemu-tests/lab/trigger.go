@@ -191,6 +191,8 @@ func (rec *Record) fire(ctx context.Context, vm *VM, trigger string, fail func(s
 			return at, false
 		}
 		return at, true
+	case "sleep-wipe", "sleep-allow", "sleep-alarm", "sleep-owner":
+		return rec.sleep(ctx, vm, trigger, fail)
 	case "usbkbd":
 		rec.USB = &USB{}
 		if _, err := vm.QMP.Execute(ctx, "device_add", map[string]string{"driver": "usb-kbd", "id": "kbd2", "bus": "xhci.0"}); err != nil {

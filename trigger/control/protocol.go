@@ -22,6 +22,10 @@ const (
 	// CommandTest names a trigger in [Request.Arg]; what testing it means is
 	// up to the [Handler].
 	CommandTest = "test"
+	// CommandSleep is the systemd sleep hook's request, root's only: the
+	// argument is the phase and the sleep type, "pre-suspend" or
+	// "post-suspend" (see package trigger/suspend).
+	CommandSleep = "sleep"
 )
 
 // Framing limits.
@@ -119,6 +123,10 @@ func (r Request) Validate() error {
 		}
 		if !validArg(r.Arg) {
 			return fmt.Errorf("invalid trigger name %s: use at most %d lowercase letters, digits and '-'", quote(r.Arg), MaxArgLen)
+		}
+	case CommandSleep:
+		if !validArg(r.Arg) {
+			return fmt.Errorf("sleep needs the phase and sleep type, e.g. %q", Version+" sleep pre-suspend")
 		}
 	default:
 		return fmt.Errorf("unknown command %s: want status, panic or test", quote(r.Command))

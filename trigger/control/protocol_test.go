@@ -78,6 +78,9 @@ func TestRequestValidate(t *testing.T) {
 		{name: "empty", in: Request{}, wantErr: `unknown command ""`},
 		{name: "command with space", in: Request{Command: "status panic"}, wantErr: "unknown command"},
 		{name: "arg with newline", in: Request{Command: CommandTest, Arg: "a\nRAMWIPE/1 panic"}, wantErr: "invalid trigger name"},
+		{name: "sleep", in: Request{Command: CommandSleep, Arg: "post-suspend-then-hibernate"}},
+		{name: "sleep without arg", in: Request{Command: CommandSleep}, wantErr: "sleep needs the phase"},
+		{name: "sleep with space", in: Request{Command: CommandSleep, Arg: "pre suspend"}, wantErr: "sleep needs the phase"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,6 +75,8 @@ type Status struct {
 	Refused uint64 `json:"refused_connections"`
 	// Watching says, per trigger, what it watches now or why it is off.
 	Watching []Watch `json:"watching,omitempty"`
+	// Suspend is the on_suspend policy and its state.
+	Suspend *SuspendStatus `json:"suspend,omitempty"`
 }
 
 // Watch is what one trigger watches, or why it is off.

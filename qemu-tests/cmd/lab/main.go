@@ -115,6 +115,17 @@ func variants(contract string) []variant {
 		{name: "crypt-degraded", cmdline: contract, expect: lab.ExpectKeysErased, crypt: true, keyring: true,
 			daemon: "# not a kernel: kexec_file_load fails, ramwiped runs degraded\nkernel = /lab/wipe.cmdline\n", state: "degraded"},
 		{name: "crypt-no-wipe", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, keyring: true},
+		// on_suspend: the agent runs ramwipe's sleep hook around a suspend
+		// as systemd-sleep does. The controls kexec into the do-nothing
+		// image after a sleep that must not wipe.
+		{name: "suspend-wipe", cmdline: contract, expect: lab.ExpectWiped, crypt: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\non_suspend = wipe\n", state: "armed", trigger: "sleep-wipe"},
+		{name: "suspend-allow", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, allOnly: true,
+			daemon: "kernel = /lab/vmlinuz\non_suspend = allow\n", state: "armed", trigger: "sleep-allow"},
+		{name: "suspend-wipe-after", cmdline: contract, expect: lab.ExpectWiped, crypt: true, allOnly: true,
+			daemon: "kernel = /lab/vmlinuz\ncmdline_extra = ramwipe.heldmap\non_suspend = wipe-after 60s\n", state: "armed", trigger: "sleep-alarm"},
+		{name: "suspend-wipe-after-owner", labInit: true, cmdline: "nokaslr panic=5 loglevel=4 ramwipe.lab=noop", expect: lab.ExpectKept, crypt: true, allOnly: true,
+			daemon: "kernel = /lab/vmlinuz\non_suspend = wipe-after 60s\n", state: "armed", trigger: "sleep-owner"},
 	}
 	return append(vs, faultVariants(contract)...)
 }
