@@ -45,7 +45,7 @@ const usage = `usage: ramwipe [-socket PATH] COMMAND
 commands:
   status [--json]  is this machine protected? (exit 0 armed, 1 not armed, 2 no answer)
   panic            erase the disk keys and wipe memory NOW
-  test TRIGGER     rehearse a trigger — cli, hotkey, bootmedium or usb — and wipe nothing
+  test TRIGGER     rehearse a trigger (cli, hotkey, bootmedium, usb, suspend), wipe nothing
   check [--json]   audit this machine's readiness against cold-boot attacks
   usb learn        print usb_allow lines for the USB devices attached now
                    (--write: add them to /etc/ramwipe/ramwipe.conf, after a backup;

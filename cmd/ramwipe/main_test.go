@@ -53,7 +53,7 @@ func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
 		var stdout, stderr bytes.Buffer
 		assert.Equal(t, exitOK, run(context.Background(), args, &stdout, &stderr), "run(%q)", args)
-		assert.Contains(t, stdout.String(), "test TRIGGER     rehearse a trigger — cli, hotkey, bootmedium or usb", "run(%q): the usage, on stdout", args)
+		assert.Contains(t, stdout.String(), "test TRIGGER     rehearse a trigger (cli, hotkey, bootmedium, usb, suspend)", "run(%q): the usage, on stdout", args)
 		assert.Empty(t, stderr.String())
 	}
 	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
