@@ -337,6 +337,12 @@ func triggerName(variant string) string {
 		return "panic hotkey (PS/2 keyboard)"
 	case "crypt-unplug":
 		return "boot stick pulled (USB)"
+	case "usb-insert":
+		return "a USB device not on the allow-list (`usb_insert`)"
+	case "suspend-wipe":
+		return "a suspend request (`on_suspend = wipe`)"
+	case "suspend-wipe-after":
+		return "the RTC alarm's wake (`on_suspend = wipe-after 60s`)"
 	}
 	return variant
 }

@@ -77,8 +77,10 @@ func (b *benchRun) plan(vs []variant, contract string, all bool) []struct {
 	}
 	// ramwiped fired by each kind of trigger, as in the lab: the trigger →
 	// keys → kexec → off timeline (lab.Record.Panic) and, before the
-	// trigger of crypt-panic, the daemon at rest (lab.Record.Idle).
-	add(sizes[0], byName["crypt-panic"], byName["crypt-hotkey"], byName["crypt-unplug"])
+	// trigger of crypt-panic, the daemon at rest (lab.Record.Idle); the
+	// USB-insertion trigger and both suspend policies that wipe.
+	add(sizes[0], byName["crypt-panic"], byName["crypt-hotkey"], byName["crypt-unplug"],
+		byName["usb-insert"], byName["suspend-wipe"], byName["suspend-wipe-after"])
 	return out
 }
 
