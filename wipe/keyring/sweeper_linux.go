@@ -36,6 +36,9 @@ type Sweeper struct {
 	// GCWait bounds how long [Sweeper.Sweep] waits for the kernel to
 	// destroy the keys it invalidated (default [DefaultGCWait]).
 	GCWait time.Duration
+	// Settle is how long [Sweeper.Sweep] waits after the keys left
+	// /proc/keys (default [DefaultSettle]; see there).
+	Settle time.Duration
 
 	mu     sync.Mutex
 	path   string   // "" means /proc/keys
@@ -47,6 +50,16 @@ type Sweeper struct {
 // DefaultGCWait is how long a sweep waits, at most, for the kernel's key
 // garbage collector to destroy the invalidated keys.
 const DefaultGCWait = 250 * time.Millisecond
+
+// DefaultSettle is how long a sweep waits after the swept keys left
+// /proc/keys. A key leaves the listing when the garbage collector unlinks
+// it, but a revoked key's payload is zeroed and freed by an RCU callback
+// (kfree_sensitive), which the kernel runs after a grace period, on its own
+// schedule: a panic that powers off at once (no wipe image loaded) was seen
+// in the memory lab to leave both payloads in RAM. Userspace cannot wait
+// for RCU callbacks; an idle pause lets the grace period end and its
+// callbacks run. It costs nothing on a machine with no such keys.
+const DefaultSettle = 50 * time.Millisecond
 
 // Open opens /proc/keys and reads it once, so that [Sweeper.Sweep] opens no
 // file: it reads the open file again with pread at offset 0, on which
@@ -99,7 +112,8 @@ func (s *Sweeper) Keys() ([]Key, error) {
 //     kernel's key garbage collector runs from a workqueue, so a panic that
 //     kexecs or powers off at once could leave before it ran. Waiting (the
 //     kworker needs a CPU, which a sleep gives it) makes the sweep's result
-//     true when Sweep returns.
+//     true when Sweep returns; then it pauses for Settle, so that the
+//     payloads' RCU callbacks run too (see [DefaultSettle]).
 //
 // A key that is already gone is not an error; a key that cannot be
 // revoked (no setattr permission) is still invalidated. Sweep never stops
@@ -164,6 +178,11 @@ func (s *Sweeper) waitDestroyed(ids map[int32]bool) error {
 		switch {
 		case left == 0:
 			s.logf("keyring: the kernel destroyed the %d keys after %v", len(ids), time.Since(start).Round(time.Microsecond))
+			settle := s.Settle
+			if settle <= 0 {
+				settle = DefaultSettle
+			}
+			time.Sleep(settle) // for the payloads' RCU callbacks (see DefaultSettle)
 			return nil
 		case time.Since(start) >= wait:
 			return fmt.Errorf("keyring: %d of %d invalidated keys still listed after %v: the kernel's key garbage collector has not destroyed them yet", left, len(ids), wait)

@@ -134,9 +134,12 @@ func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
 	defer s.Close()
 	var logs []string
 	s.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	s.Settle = 30 * time.Millisecond
+	start := time.Now()
 	_, err = s.Sweep()
 	require.NoError(t, err)
 	assert.Contains(t, strings.Join(logs, "\n"), "the kernel destroyed the 2 keys after")
+	assert.GreaterOrEqual(t, time.Since(start), s.Settle, "the pause for the payloads' RCU callbacks")
 }
 
 func TestSweepReadsTheOpenFile(t *testing.T) {
