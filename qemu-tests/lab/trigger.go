@@ -118,8 +118,8 @@ func lockedFromIdle(line string) *LockedMemory {
 // at rest: a daemon that polls shows at least its poll rate; one blocked in
 // reads and epoll shows the Go runtime's rare housekeeping (sysmon backs
 // off to one wakeup per 10 ms only while goroutines run; idle it sleeps).
-// Most runs see 2–3 switches a minute. Some (4 of 9 on 2026-12-03, with
-// the same binary as runs that saw 3) see 52–67 a minute, about one a
+// Most runs see 2–3 switches a minute. Some (3 of 8 on 2026-12-03, with
+// binaries that saw 3 in other runs) see 52–67 a minute, about one a
 // second, from a source not found yet — not ramwiped's own timers, which
 // are the minute's image check and nothing else; the Go runtime's
 // housekeeping under mlockall is the suspect. The bound sits above that
