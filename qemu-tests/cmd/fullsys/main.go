@@ -76,6 +76,9 @@ type Record struct {
 	// QEMU lists the QMP events from the trigger on (SHUTDOWN with its
 	// reason, RESET, …): how the guest ended.
 	QEMU []string `json:"qemu_events,omitempty"`
+	// Interrupted: the lab was stopped (Ctrl-C) while this scenario ran;
+	// its failures say nothing about ramwipe.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func (r *Record) fail(format string, args ...any) {
@@ -230,6 +233,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sctx, cancel := context.WithTimeout(ctx, limit)
 		s.run(sctx, &rec, e)
 		cancel()
+		rec.Interrupted = ctx.Err() != nil
 		logf.Close()
 		rec.time("scenario", time.Since(start))
 		rec.Pass = len(rec.Failures) == 0

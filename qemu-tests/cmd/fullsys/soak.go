@@ -29,6 +29,7 @@ type soakRun struct {
 func writeSoak(path string, asked int, recs []Record) error {
 	runs := make([]soakRun, 0, len(recs))
 	complete := 0
+	recs, interrupted := finished(recs)
 	for _, r := range recs {
 		s := soakRun{Name: r.Name, Complete: r.Pass, PoweroffToOff: r.Times["poweroff_to_off"], Summary: r.Summary, QEMU: r.QEMU, Failures: r.Failures}
 		if r.Pre != nil {
@@ -48,7 +49,7 @@ func writeSoak(path string, asked int, recs []Record) error {
 		runs = append(runs, s)
 	}
 	b, err := json.MarshalIndent(map[string]any{
-		"asked": asked, "ran": len(recs), "complete_wipes": complete,
+		"asked": asked, "ran": len(recs), "complete_wipes": complete, "interrupted": interrupted,
 		"summary": soakCount(recs, asked), "runs": runs,
 	}, "", "  ")
 	if err != nil {
@@ -59,6 +60,7 @@ func writeSoak(path string, asked int, recs []Record) error {
 
 // soakCount says "K/N complete wipes" for the runs so far.
 func soakCount(recs []Record, asked int) string {
+	recs, _ = finished(recs)
 	complete := 0
 	for _, r := range recs {
 		if r.Pass && r.Post != nil {
@@ -70,4 +72,16 @@ func soakCount(recs []Record, asked int) string {
 		s += fmt.Sprintf(", %d of %d asked ran", len(recs), asked)
 	}
 	return s
+}
+
+// finished returns the runs that were not interrupted (a soak stopped with
+// Ctrl-C: that run's failures say nothing about the wipe), and how many were.
+func finished(recs []Record) ([]Record, int) {
+	var done []Record
+	for _, r := range recs {
+		if !r.Interrupted {
+			done = append(done, r)
+		}
+	}
+	return done, len(recs) - len(done)
 }

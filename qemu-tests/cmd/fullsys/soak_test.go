@@ -15,20 +15,22 @@ func TestWriteSoak(t *testing.T) {
 		{Name: "poweroff", Pass: true, Post: &lab.Scan{}, KeyPost: &lab.KeyScan{}, Summary: "ramwipe: overwrote 896 MiB"},
 		{Name: "poweroff-2", Pass: false, Post: &lab.Scan{CanaryExact: 7}, Failures: []string{"7 canary pages survived"}},
 		{Name: "poweroff-3", Pass: true}, // no post dump: not a complete wipe
+		{Name: "poweroff-4", Interrupted: true, Failures: []string{"context canceled"}},
 	}
 	path := filepath.Join(t.TempDir(), "soak.json")
 	require.NoError(t, writeSoak(path, 5, recs))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var got struct {
-		Asked, Ran int
-		Complete   int    `json:"complete_wipes"`
-		Summary    string `json:"summary"`
-		Runs       []soakRun
+		Asked, Ran, Interrupted int
+		Complete                int    `json:"complete_wipes"`
+		Summary                 string `json:"summary"`
+		Runs                    []soakRun
 	}
 	require.NoError(t, json.Unmarshal(b, &got))
 	require.Equal(t, 5, got.Asked)
 	require.Equal(t, 3, got.Ran)
+	require.Equal(t, 1, got.Interrupted)
 	require.Equal(t, 1, got.Complete)
 	require.Equal(t, "1/3 complete wipes (poweroff through the shutdown hook), 3 of 5 asked ran", got.Summary)
 	require.Equal(t, 7, got.Runs[1].CanaryPages)
