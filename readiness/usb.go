@@ -9,34 +9,6 @@ import (
 	"github.com/ramwipe/ramwipe/trigger/usbinsert"
 )
 
-// usbSettings reads ramwipe.conf's usb_insert setting (its value and
-// line; "" and 0 when not set) and usb_allow entries; bad counts the
-// usb_allow lines that do not parse (ramwiped -check-config names them).
-func usbSettings(conf []byte) (insert string, line int, rules []usbinsert.Rule, bad int) {
-	for n, l := range strings.Split(string(conf), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(l, "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "usb_insert":
-			insert, line = strings.TrimSpace(v), n+1
-		case "usb_allow":
-			rs, err := usbinsert.ParseRules(v)
-			if err != nil {
-				bad++
-				continue
-			}
-			rules = append(rules, rs...)
-		}
-	}
-	return insert, line, rules, bad
-}
-
 // usbInsert: the USB-insertion trigger, off (worth knowing), on with an
 // empty allow-list (every device wipes: a false wipe waiting to happen),
 // or on with devices attached that the list does not allow (re-plugging
@@ -48,7 +20,8 @@ func (a *auditor) usbInsert() {
 		a.unreadable(CheckUSBInsert, conf, err)
 		return
 	}
-	val, line, rules, bad := usbSettings(b)
+	c := usbinsert.ReadConf(b)
+	val, line, rules, bad := c.Insert, c.InsertLine, c.Rules, c.Bad
 	where := fmt.Sprintf("%s:%d", conf, line)
 	learn := "ramwipe usb learn --write adds the USB devices attached now to the allow-list"
 	switch strings.ToLower(val) {

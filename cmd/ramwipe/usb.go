@@ -128,28 +128,11 @@ func allowedBy(rules []usbinsert.Rule, d usbinsert.Device) bool {
 }
 
 // confAllowList reads the usb_allow entries and the usb_insert setting of
-// a config file in ramwipe.conf(5)'s format; entries that do not parse
-// are left out (ramwiped -check-config names them).
+// a config file; entries that do not parse are left out (ramwiped
+// -check-config names them).
 func confAllowList(conf []byte) (rules []usbinsert.Rule, insert string) {
-	for l := range strings.SplitSeq(string(conf), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(l, "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "usb_allow":
-			if rs, err := usbinsert.ParseRules(v); err == nil {
-				rules = append(rules, rs...)
-			}
-		case "usb_insert":
-			insert = strings.TrimSpace(v)
-		}
-	}
-	return rules, insert
+	c := usbinsert.ReadConf(conf)
+	return c.Rules, c.Insert
 }
 
 // appendAllowList appends to the config file at conf an allow-list entry

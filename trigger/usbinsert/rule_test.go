@@ -138,3 +138,12 @@ func FuzzParseRule(f *testing.F) {
 		}
 	})
 }
+
+func TestReadConf(t *testing.T) {
+	c := ReadConf([]byte("# usb_insert = on\nhotkey = off\n usb_insert = on \nusb_allow = 046d:c52b\nusb_allow = nonsense\nusb_allow\n"))
+	assert.Equal(t, "on", c.Insert)
+	assert.Equal(t, 3, c.InsertLine)
+	assert.Len(t, c.Rules, 1)
+	assert.Equal(t, 1, c.Bad)
+	assert.Equal(t, Conf{}, ReadConf(nil))
+}
