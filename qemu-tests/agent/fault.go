@@ -337,16 +337,7 @@ func hog() {
 }
 
 // memAvailable is MemAvailable of /proc/meminfo, in bytes.
-func memAvailable() uint64 {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func memAvailable() uint64 { return meminfo("MemAvailable") }
 
 // hangCrypt makes a dm-crypt device whose I/O hangs, next to the healthy
 // LUKS volume: a plain dm-crypt device "labhung" over a second LUKS volume

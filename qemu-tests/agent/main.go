@@ -278,10 +278,13 @@ func plantMode(args []string) {
 	}
 }
 
-func memTotal() uint64 {
+func memTotal() uint64 { return meminfo("MemTotal") }
+
+// meminfo returns a /proc/meminfo field in bytes (0 if it is missing).
+func meminfo(field string) uint64 {
 	b, _ := os.ReadFile("/proc/meminfo")
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10
 		}
