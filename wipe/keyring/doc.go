@@ -5,9 +5,9 @@
 // type logon, description "cryptsetup:<uuid>-d<digest>", and the passphrase
 // that systemd caches in root's user keyring as type user, description
 // "cryptsetup" (see [Key.Disk]). [Parse] reads /proc/keys; [Sweeper.Sweep]
-// calls keyctl(KEYCTL_REVOKE) and keyctl(KEYCTL_INVALIDATE) on every such
-// key, never stopping at a failure, then waits (bounded) until the kernel
-// no longer lists them. [Open] opens /proc/keys when arming, so that a sweep opens no
+// calls keyctl(KEYCTL_INVALIDATE) on every such key (KEYCTL_REVOKE on one
+// it may write but not search), never stopping at a failure, then waits
+// (bounded) until the kernel no longer lists them. [Open] opens /proc/keys when arming, so that a sweep opens no
 // file and touches no disk (procfs answers a pread of the open file from
 // kernel memory).
 //
@@ -16,9 +16,11 @@
 // needs search permission on the key). In a test binary (testing.Testing)
 // the real keyctl calls refuse with [ErrInTest].
 //
-// Not guaranteed: keys that this process may not view or search (another
-// user's keys without those permissions, keys in another user namespace)
-// are not invalidated. The kernel frees a revoked payload after an RCU
+// Not guaranteed: keys that this process may not view, or neither search
+// nor write (another user's keys without those permissions, keys in another
+// user namespace, a volume key left in the thread keyring of a cryptsetup
+// process whose credentials outlive it, as a loop device opened by that
+// process holds them) are not taken out; the sweep's error names them. The kernel frees a revoked payload after an RCU
 // grace period and destroys an invalidated key from its garbage
 // collector's work item, both asynchronously: the sweep waits for the key
 // to vanish from /proc/keys for up to [Sweeper.GCWait] and says so if it

@@ -51,14 +51,15 @@ type Sweeper struct {
 // garbage collector to destroy the invalidated keys.
 const DefaultGCWait = 250 * time.Millisecond
 
-// DefaultSettle is how long a sweep waits after the swept keys left
-// /proc/keys. A key leaves the listing when the garbage collector unlinks
-// it, but a revoked key's payload is zeroed and freed by an RCU callback
-// (kfree_sensitive), which the kernel runs after a grace period, on its own
-// schedule: a panic that powers off at once (no wipe image loaded) was seen
-// in the memory lab to leave both payloads in RAM. Userspace cannot wait
-// for RCU callbacks; an idle pause lets the grace period end and its
-// callbacks run. It costs nothing on a machine with no such keys.
+// DefaultSettle is how long a sweep pauses after the keys it invalidated
+// left /proc/keys, or after it had to revoke one instead. The garbage
+// collector takes a key out of the listing a moment before the same work
+// item destroys it (user and logon keys: kfree_sensitive of the payload);
+// a revoked key's payload is zeroed and freed by an RCU callback, after a
+// grace period, on the kernel's own schedule. Userspace cannot wait for
+// either; an idle pause lets both run before a panic that powers off at
+// once (no wipe image loaded). It costs nothing on a machine with no such
+// keys.
 const DefaultSettle = 50 * time.Millisecond
 
 // Open opens /proc/keys and reads it once, so that [Sweeper.Sweep] opens no
@@ -102,23 +103,29 @@ func (s *Sweeper) Keys() ([]Key, error) {
 // Sweep takes every disk-encryption key this process can see out of the
 // kernel, and waits (up to GCWait) until the kernel has destroyed them:
 //
-//   - keyctl(KEYCTL_REVOKE) first: for user and logon keys the kernel
-//     drops the payload at once and frees it, zeroed (kfree_sensitive),
-//     after an RCU grace period — without waiting for the garbage
-//     collector, which keeps a revoked key's husk for kernel.keys.gc_delay;
-//   - then keyctl(KEYCTL_INVALIDATE): the key is unlinked from every
-//     keyring at once and counts as dead;
-//   - then it reads /proc/keys again until none of them is listed: the
-//     kernel's key garbage collector runs from a workqueue, so a panic that
-//     kexecs or powers off at once could leave before it ran. Waiting (the
-//     kworker needs a CPU, which a sleep gives it) makes the sweep's result
-//     true when Sweep returns; then it pauses for Settle, so that the
-//     payloads' RCU callbacks run too (see [DefaultSettle]).
+//   - keyctl(KEYCTL_INVALIDATE): the key is dead at once, and the kernel's
+//     key garbage collector (a work item) unlinks it from every keyring and
+//     destroys it, which for user and logon keys zeroes the payload
+//     (kfree_sensitive) then and there;
+//   - a key this process may not search (invalidate needs search
+//     permission) but may write is revoked instead, keyctl(KEYCTL_REVOKE):
+//     its payload is dropped at once and freed, zeroed, after an RCU grace
+//     period. Only one of the two can be done to a key: the kernel refuses
+//     either on a key that is revoked or invalidated (EKEYREVOKED), which
+//     Sweep takes as already done by someone else;
+//   - then it reads /proc/keys again until no invalidated key is listed, so
+//     that a panic which kexecs or powers off at once does not leave before
+//     the collector ran (it needs a CPU, which a sleep gives it); then it
+//     pauses for Settle, so that the destruction and any revoked payload's
+//     RCU callback run too (see [DefaultSettle]).
 //
-// A key that is already gone is not an error; a key that cannot be
-// revoked (no setattr permission) is still invalidated. Sweep never stops
-// at a failure; it returns how many keys it invalidated and every error,
-// joined.
+// A key that is already gone is not an error. Sweep never stops at a
+// failure; it returns how many keys it took out (invalidated or revoked)
+// and every error, joined. A key it may neither search nor write (not
+// possessed by this process and not granted to its user, such as one left
+// in the thread keyring of a cryptsetup process whose credentials something
+// still holds) keeps its payload in RAM until the memory wipe: the error
+// says so.
 func (s *Sweeper) Sweep() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,24 +136,36 @@ func (s *Sweeper) Sweep() (int, error) {
 		ctl = keyctl
 	}
 	n := 0
-	gone := map[int32]bool{}
+	invalidated := map[int32]bool{}
 	for _, k := range keys {
-		if err := ctl(unix.KEYCTL_REVOKE, k.ID); err != nil && !errors.Is(err, unix.ENOKEY) && !errors.Is(err, unix.EKEYREVOKED) {
-			s.logf("keyring: keyctl(KEYCTL_REVOKE, %v): %v; invalidating it all the same", k, err)
-		}
-		switch err := ctl(unix.KEYCTL_INVALIDATE, k.ID); {
+		err := ctl(unix.KEYCTL_INVALIDATE, k.ID)
+		switch {
 		case err == nil:
 			n++
-			gone[k.ID] = true
+			invalidated[k.ID] = true
 			s.logf("keyring: invalidated %v", k)
-		case errors.Is(err, unix.ENOKEY):
-			s.logf("keyring: %v: already gone", k)
+			continue
+		case errors.Is(err, unix.ENOKEY), errors.Is(err, unix.EKEYREVOKED), errors.Is(err, unix.EKEYEXPIRED):
+			s.logf("keyring: %v: already gone, revoked or expired", k)
+			continue
+		}
+		// No search permission: revoking needs write (or setattr) instead.
+		rerr := ctl(unix.KEYCTL_REVOKE, k.ID)
+		switch {
+		case rerr == nil:
+			n++
+			s.logf("keyring: revoked %v (may not invalidate it: %v)", k, err)
+		case errors.Is(rerr, unix.ENOKEY), errors.Is(rerr, unix.EKEYREVOKED):
+			s.logf("keyring: %v: already gone or revoked", k)
 		default:
-			errs = append(errs, fmt.Errorf("keyctl(KEYCTL_INVALIDATE, %v): %w", k, err))
+			errs = append(errs, fmt.Errorf("%v: neither invalidated (%w) nor revoked (%w): its payload stays in RAM until the memory wipe; this process neither possesses it nor may its user search or write it", k, err, rerr))
 		}
 	}
-	if len(gone) > 0 {
-		errs = append(errs, s.waitDestroyed(gone))
+	if len(invalidated) > 0 {
+		errs = append(errs, s.waitDestroyed(invalidated))
+	}
+	if n > 0 {
+		s.settle()
 	}
 	err = errors.Join(errs...)
 	if err != nil {
@@ -178,17 +197,21 @@ func (s *Sweeper) waitDestroyed(ids map[int32]bool) error {
 		switch {
 		case left == 0:
 			s.logf("keyring: the kernel destroyed the %d keys after %v", len(ids), time.Since(start).Round(time.Microsecond))
-			settle := s.Settle
-			if settle <= 0 {
-				settle = DefaultSettle
-			}
-			time.Sleep(settle) // for the payloads' RCU callbacks (see DefaultSettle)
 			return nil
 		case time.Since(start) >= wait:
 			return fmt.Errorf("keyring: %d of %d invalidated keys still listed after %v: the kernel's key garbage collector has not destroyed them yet", left, len(ids), wait)
 		}
 		time.Sleep(time.Millisecond) // the garbage collector's kworker needs a CPU
 	}
+}
+
+// settle pauses for Settle (see [DefaultSettle]).
+func (s *Sweeper) settle() {
+	d := s.Settle
+	if d <= 0 {
+		d = DefaultSettle
+	}
+	time.Sleep(d)
 }
 
 // diskKeys reads /proc/keys and returns its disk-encryption keys, and any

@@ -20,74 +20,98 @@ func procKeysFile(t *testing.T, content string) string {
 	return p
 }
 
-// fakeKeyctl records revocations and invalidations, fails the
-// invalidations in fail, and, like the kernel's garbage collector, removes
-// an invalidated key's line from the file standing in for /proc/keys
-// (unless gcStuck).
+// fakeKeyctl behaves as the kernel does to the keys of the file standing in
+// for /proc/keys: it records each call; a key in noSearch may not be
+// invalidated (EACCES), one in noWrite may not be revoked; a revoked or
+// invalidated key refuses both with EKEYREVOKED; like the key garbage
+// collector, it removes an invalidated key's line from the file (unless
+// gcStuck), while a revoked key stays listed (for kernel.keys.gc_delay).
 type fakeKeyctl struct {
-	got, revoked []int32
-	fail         map[int32]error
-	path         string
-	gcStuck      bool
+	invalidated, revoked []int32
+	noSearch, noWrite    map[int32]bool
+	dead                 map[int32]bool
+	path                 string
+	gcStuck              bool
 }
 
-func (k *fakeKeyctl) invalidate(cmd int, id int32) error {
-	if cmd == unix.KEYCTL_REVOKE {
-		k.revoked = append(k.revoked, id)
-		return nil
+func (k *fakeKeyctl) keyctl(cmd int, id int32) error {
+	if k.dead[id] {
+		return unix.EKEYREVOKED
 	}
-	k.got = append(k.got, id)
-	if err := k.fail[id]; err != nil {
-		return err
-	}
-	if k.path != "" && !k.gcStuck {
-		b, _ := os.ReadFile(k.path)
-		var keep []string
-		for _, l := range strings.SplitAfter(string(b), "\n") {
-			if !strings.HasPrefix(l, fmt.Sprintf("%08x ", id)) {
-				keep = append(keep, l)
-			}
+	switch cmd {
+	case unix.KEYCTL_REVOKE:
+		if k.noWrite[id] {
+			return unix.EACCES
 		}
-		os.WriteFile(k.path, []byte(strings.Join(keep, "")), 0o644)
+		k.revoked = append(k.revoked, id)
+	case unix.KEYCTL_INVALIDATE:
+		if k.noSearch[id] {
+			return unix.EACCES
+		}
+		k.invalidated = append(k.invalidated, id)
+		if k.path != "" && !k.gcStuck {
+			b, _ := os.ReadFile(k.path)
+			var keep []string
+			for _, l := range strings.SplitAfter(string(b), "\n") {
+				if !strings.HasPrefix(l, fmt.Sprintf("%08x ", id)) {
+					keep = append(keep, l)
+				}
+			}
+			os.WriteFile(k.path, []byte(strings.Join(keep, "")), 0o644)
+		}
 	}
+	if k.dead == nil {
+		k.dead = map[int32]bool{}
+	}
+	k.dead[id] = true
 	return nil
 }
 
 func TestSweep(t *testing.T) {
+	const vk, pass = 0x0c5aa4e9, 0x1b2f0c33 // sample's disk keys
 	tests := []struct {
-		name     string
-		content  string
-		fail     map[int32]error
-		wantN    int
-		wantErrs []string
+		name                 string
+		content              string
+		k                    fakeKeyctl
+		wantN                int
+		wantInval, wantRevok []int32
+		wantErrs             []string
 	}{
-		{name: "sample", content: sample, wantN: 2},
+		{name: "sample", content: sample, wantN: 2, wantInval: []int32{vk, pass}},
 		{name: "none", content: "2e9a7f10 I--Q---     2 perm 3f030000     0     0 keyring   _ses: 1\n", wantN: 0},
 		{
-			name: "a failure stops nothing", content: sample,
-			fail:     map[int32]error{0x0c5aa4e9: unix.EACCES},
-			wantN:    1,
-			wantErrs: []string{`keyctl(KEYCTL_INVALIDATE, 0c5aa4e9 logon "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0"): permission denied`},
+			name: "no search permission: revoked instead", content: sample,
+			k:     fakeKeyctl{noSearch: map[int32]bool{vk: true}},
+			wantN: 2, wantInval: []int32{pass}, wantRevok: []int32{vk},
 		},
 		{
-			name: "a key already gone is no error", content: sample,
-			fail:  map[int32]error{0x1b2f0c33: unix.ENOKEY},
-			wantN: 1,
+			name: "neither: reported, the rest swept", content: sample,
+			k:         fakeKeyctl{noSearch: map[int32]bool{vk: true}, noWrite: map[int32]bool{vk: true}},
+			wantN:     1,
+			wantInval: []int32{pass},
+			wantErrs:  []string{`0c5aa4e9 logon "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0": neither invalidated (permission denied) nor revoked (permission denied): its payload stays in RAM until the memory wipe`},
+		},
+		{
+			name: "a key revoked by someone else is no error", content: sample,
+			k:     fakeKeyctl{dead: map[int32]bool{pass: true}},
+			wantN: 1, wantInval: []int32{vk},
 		},
 		{
 			name: "a bad line is reported, the rest swept", content: "garbage\n" + sample,
-			wantN: 2, wantErrs: []string{"malformed /proc/keys line: 1 bad lines; line 1"},
+			wantN: 2, wantInval: []int32{vk, pass}, wantErrs: []string{"malformed /proc/keys line: 1 bad lines; line 1"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := procKeysFile(t, tt.content)
-			k := &fakeKeyctl{fail: tt.fail, path: path}
-			s, err := open(path, k.invalidate)
+			k := &tt.k
+			k.path = path
+			s, err := open(path, k.keyctl)
 			require.NoError(t, err)
 			defer s.Close()
 			var logs []string
 			s.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+			s.Settle = time.Millisecond
 			n, err := s.Sweep()
 			assert.Equal(t, tt.wantN, n)
 			if tt.wantErrs == nil {
@@ -96,20 +120,35 @@ func TestSweep(t *testing.T) {
 			for _, w := range tt.wantErrs {
 				assert.ErrorContains(t, err, w)
 			}
+			assert.Equal(t, tt.wantInval, k.invalidated, "invalidated")
+			assert.Equal(t, tt.wantRevok, k.revoked, "revoked")
 			keys, _ := Parse([]byte(tt.content))
-			var want []int32
 			for _, key := range keys {
 				if key.Disk() {
-					want = append(want, key.ID)
+					assert.Contains(t, strings.Join(logs, "\n"), fmt.Sprintf("%08x", key.ID), "every disk key is logged")
 				}
-			}
-			assert.Equal(t, want, k.got, "every disk key is tried, in order")
-			assert.Equal(t, want, k.revoked, "and revoked first")
-			for _, id := range want {
-				assert.Contains(t, strings.Join(logs, "\n"), fmt.Sprintf("%08x", id), "every key tried is logged")
 			}
 		})
 	}
+}
+
+// A revoked key stays listed (the kernel keeps its husk for
+// kernel.keys.gc_delay): the sweep does not wait for it, but pauses for its
+// payload's RCU callback.
+func TestSweepRevokedOnlyPauses(t *testing.T) {
+	path := procKeysFile(t, sample)
+	k := &fakeKeyctl{path: path, noSearch: map[int32]bool{0x0c5aa4e9: true, 0x1b2f0c33: true}}
+	s, err := open(path, k.keyctl)
+	require.NoError(t, err)
+	defer s.Close()
+	s.GCWait = time.Hour
+	s.Settle = 20 * time.Millisecond
+	start := time.Now()
+	n, err := s.Sweep()
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.GreaterOrEqual(t, time.Since(start), s.Settle)
+	assert.Less(t, time.Since(start), time.Minute, "no wait for the garbage collector")
 }
 
 // After Open, a sweep opens no file: it reads the file opened then, from
@@ -119,7 +158,7 @@ func TestSweep(t *testing.T) {
 func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
 	path := procKeysFile(t, sample)
 	k := &fakeKeyctl{path: path, gcStuck: true}
-	s, err := open(path, k.invalidate)
+	s, err := open(path, k.keyctl)
 	require.NoError(t, err)
 	defer s.Close()
 	s.GCWait = 5 * time.Millisecond
@@ -129,7 +168,7 @@ func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
 
 	path = procKeysFile(t, sample)
 	k = &fakeKeyctl{path: path}
-	s, err = open(path, k.invalidate)
+	s, err = open(path, k.keyctl)
 	require.NoError(t, err)
 	defer s.Close()
 	var logs []string
@@ -145,7 +184,7 @@ func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
 func TestSweepReadsTheOpenFile(t *testing.T) {
 	p := procKeysFile(t, sample)
 	k := &fakeKeyctl{path: p + ".moved"}
-	s, err := open(p, k.invalidate)
+	s, err := open(p, k.keyctl)
 	require.NoError(t, err)
 	defer s.Close()
 	// The path is gone; the open file still reads (and the fake's garbage
@@ -168,7 +207,7 @@ func TestSweepGrowsTheBuffer(t *testing.T) {
 	b.WriteString("7ffffff0 I--Q---     1 perm 3f010000     0     0 logon     cryptsetup:last-d0: 64\n")
 	require.Greater(t, b.Len(), initialBufSize)
 	k := &fakeKeyctl{}
-	s, err := open(procKeysFile(t, b.String()), k.invalidate)
+	s, err := open(procKeysFile(t, b.String()), k.keyctl)
 	require.NoError(t, err)
 	defer s.Close()
 	keys, err := s.Keys()
