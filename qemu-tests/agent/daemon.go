@@ -26,7 +26,7 @@ func startDaemon() error {
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startNiced(cmd, daemonNice); err != nil {
 		return fmt.Errorf("start ramwiped: %w", err)
 	}
 	daemonPID = cmd.Process.Pid
@@ -63,6 +63,33 @@ func startDaemon() error {
 	case <-time.After(60 * time.Second):
 		return fmt.Errorf("ramwiped did not arm within 60s")
 	}
+}
+
+// daemonNice is the package unit's Nice=: ramwiped's every thread at this
+// nice level, so that a busy process of anyone else's does not delay a
+// panic.
+const daemonNice = -20
+
+// startNiced starts cmd at nice level nice, as systemd's Nice= does: the
+// fork is made from a thread whose nice level is set for the moment (a
+// child inherits its forking thread's), and the thread is set back after.
+func startNiced(cmd *exec.Cmd, nice int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	old, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
+	if err != nil {
+		return err
+	}
+	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
+		return fmt.Errorf("setpriority %d: %w", nice, err)
+	}
+	err = cmd.Start()
+	// getpriority(2) returns 20 - nice.
+	if perr := unix.Setpriority(unix.PRIO_PROCESS, tid, 20-old); perr != nil && err == nil {
+		err = perr
+	}
+	return err
 }
 
 // idle measures how often ramwiped's threads were scheduled over d while
