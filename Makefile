@@ -13,7 +13,7 @@ DEB_DEPS  := build-essential debhelper dpkg-dev lintian cpio git
 DESKTOP_DEPS := xvfb dbus-daemon dunst imagemagick librsvg2-common fonts-dejavu-core
 VERSION   := $(shell dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 
-.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab lab-kernels fullsys fullsys-trixie fullsys-all bench demo test test-all soak soak-lab soak-fullsys clean
+.PHONY: all lab-deps deb-deps desktop-deps binaries initramfs install deb deb-check deb-check-trixie unit desktop-test fuzz lab lab-kernels fullsys fullsys-trixie fullsys-all peers-trixie bench demo test test-all soak soak-lab soak-fullsys clean
 
 all: binaries initramfs
 
@@ -163,6 +163,13 @@ fullsys-all: fullsys
 fullsys-trixie: FULLSYSFLAGS += -suite trixie -out $(BUILD)/fullsys-trixie
 fullsys-trixie: fullsys
 
+# The peer table on Debian 13: in one run on the same trixie guest,
+# ramwipe's poweroff (the shutdown hook), a plain poweroff (ramwipe.skip)
+# and Kicksecure's ram-wipe design (init_on_alloc=1 init_on_free=1, its
+# shutdown steps, no ramwipe); build/peers-trixie/report.json.
+peers-trixie: FULLSYSFLAGS += -suite trixie -out $(BUILD)/peers-trixie -run poweroff,skip-negative-control,peer-kicksecure
+peers-trixie: fullsys
+
 # The soak: the poweroff through the shutdown hook SOAK_N times on the
 # bookworm guest, about 2 minutes each under TCG; build/soak-fullsys/soak.json
 # counts the complete wipes.
@@ -208,6 +215,7 @@ test-all: unit desktop-test fuzz deb-check deb-check-trixie
 	$(MAKE) lab-kernels LABFLAGS='-all $(LABFLAGS)'
 	$(MAKE) fullsys-all
 	$(MAKE) fullsys FULLSYSFLAGS='-all -suite trixie -out $(BUILD)/fullsys-trixie'
+	$(MAKE) peers-trixie
 
 # The soak: the memory lab's panic and the full-system poweroff through the
 # shutdown hook, SOAK_N times each (default 30), N/N complete wipes each.

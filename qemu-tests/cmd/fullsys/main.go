@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -124,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	deb := fs.String("deb", "build/ramwipe.deb", "the package to install")
 	out := fs.String("out", "build/fullsys", "directory for report.json and console logs")
 	verbose := fs.Bool("v", false, "copy guest consoles to stderr")
-	only := fs.String("run", "", "run only the scenario of this name, or those whose names contain it (a scenario run alone installs the package itself if need be); poweroff runs only when named")
+	only := fs.String("run", "", "run only the scenario of this name, or those whose names contain it (a scenario run alone installs the package itself if need be), or the named ones in the order given (a comma-separated list); poweroff and peer-kicksecure run only when named")
 	allTiers := fs.Bool("all", false, "also the long scenarios (kexec, sigkill, dracut: a second image) that make test leaves to make test-all")
 	repeat := fs.Int("repeat", 1, "run each chosen scenario this many times (with -run, to catch what fails now and then)")
 	wipeCmdline := fs.String("wipe-cmdline", "", "more parameters for the wipe kernel, after ramwipe.heldmap (earlyprintk=ttyS0 shows its early boot)")
@@ -193,6 +194,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"sigkill", sigkill, tierAll},
 		{"dracut", dracut, tierAll},
 		{"poweroff", poweroff, tierByName},
+		{"peer-kicksecure", peerKicksecure, tierByName},
 	}
 	// -run NAME runs that scenario alone; otherwise every scenario of the
 	// tiers asked for (-all) whose name contains -run's text.
@@ -200,9 +202,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, s := range all {
 		exact = exact || s.name == *only
 	}
+	candidates := all
+	if strings.Contains(*only, ",") {
+		candidates, exact = nil, true
+		for _, name := range strings.Split(*only, ",") {
+			i := slices.IndexFunc(all, func(s scenario) bool { return s.name == name })
+			if i < 0 {
+				return fmt.Errorf("-run %q: no scenario %q", *only, name)
+			}
+			candidates = append(candidates, all[i])
+		}
+	}
 	var chosen []scenario
-	for _, s := range all {
-		if exact && s.name != *only || !exact && (s.tier == tierByName || s.tier == tierAll && !*allTiers || !strings.Contains(s.name, *only)) {
+	for _, s := range candidates {
+		if exact && !slices.Contains(strings.Split(*only, ","), s.name) || !exact && (s.tier == tierByName || s.tier == tierAll && !*allTiers || !strings.Contains(s.name, *only)) {
 			continue
 		}
 		base := s.name
@@ -876,20 +889,8 @@ func skip(ctx context.Context, r *Record, e *env) {
 	if !g.waitArmed(ctx, r, "boot_to_armed", g.vm.Started) || !g.setup(ctx, r) {
 		return
 	}
-	sc := g.plant(ctx, r, e)
-	if sc == nil {
+	if !g.poweroffUnwiped(ctx, r, e, "poweroff_without_wipe", nil) {
 		return
-	}
-	t := time.Now()
-	if err := g.vm.Send("systemctl poweroff"); err != nil {
-		r.fail("%v", err)
-		return
-	}
-	if !g.offAndScan(ctx, r, e, sc, t, "poweroff_without_wipe") {
-		return
-	}
-	if r.Summary != "" {
-		r.fail("ramwipe.skip: the wipe image ran anyway: %s", r.Summary)
 	}
 	if r.Post.FoundFraction < 0.5 {
 		r.fail("negative control: only %.1f %% of the canaries survived a poweroff without the wipe: the lab cannot see a missed wipe", 100*r.Post.FoundFraction)
@@ -901,6 +902,33 @@ func skip(ctx context.Context, r *Record, e *env) {
 	if k := r.KeyPost; k != nil {
 		r.check("key_without_wipe", fmt.Sprintf("%d traces after the poweroff (dm-crypt device removed by systemd-shutdown)", k.Total()))
 	}
+}
+
+// poweroffUnwiped plants canaries and takes the pre dump, runs systemctl
+// poweroff, waits for the guest to go off by itself and scans what its RAM
+// kept (what names the time in the record); it fails the record if
+// ramwipe's wipe image ran, for the poweroffs that must not wipe. layout,
+// if not nil, may tell the scanner more of the guest's memory.
+func (g *guest) poweroffUnwiped(ctx context.Context, r *Record, e *env, what string, layout func(*lab.Layout)) bool {
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return false
+	}
+	if layout != nil {
+		layout(&sc.Layout)
+	}
+	t := time.Now()
+	if err := g.vm.Send("systemctl poweroff"); err != nil {
+		r.fail("%v", err)
+		return false
+	}
+	if !g.offAndScan(ctx, r, e, sc, t, what) {
+		return false
+	}
+	if r.Summary != "" {
+		r.fail("%s: ramwipe's wipe image ran: %s", what, r.Summary)
+	}
+	return true
 }
 
 // purge: a kernel package upgrade re-arms ramwiped, then apt purge leaves
