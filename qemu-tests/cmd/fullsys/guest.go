@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/chart"
+	"github.com/ramwipe/ramwipe/qemu-tests/lab"
+)
+
+// guest is a booted full system with its lab shell.
+type guest struct {
+	vm     *lab.VM
+	booted time.Time // when the lab shell came up
+}
+
+// boot starts the guest and waits for its lab shell.
+func (e *env) boot(ctx context.Context, r *Record, cmdlineExtra string) *guest {
+	vm, err := lab.StartVM(ctx, lab.VMConfig{
+		Kernel: filepath.Join(e.imageDir, "vmlinuz"), Initrd: filepath.Join(e.imageDir, "initrd.img"),
+		Append: "root=/dev/vda rw console=ttyS0 loglevel=5 systemd.show_status=false " + cmdlineExtra,
+		MemMiB: memMiB, SMP: 2, Dir: e.work, Console: e.console, Reboot: true,
+		Extra: []string{
+			"-drive", "file=" + e.disk + ",if=virtio,format=raw",
+			"-drive", "file=" + e.data + ",if=virtio,format=raw",
+			"-drive", "file=" + e.debImg + ",if=virtio,format=raw,readonly=on",
+		},
+	})
+	if err != nil {
+		r.fail("start guest: %v", err)
+		return nil
+	}
+	g := &guest{vm: vm}
+	l, err := vm.WaitLine(ctx, "LAB SHELL up")
+	if err != nil {
+		r.fail("the guest never booted to its lab shell: %v", err)
+		vm.Kill()
+		return nil
+	}
+	g.booted = l.At
+	r.time("boot_to_shell", l.At.Sub(vm.Started))
+	if err := g.sync(ctx); err != nil {
+		r.fail("the lab shell never answered: %v", err)
+		vm.Kill()
+		return nil
+	}
+	return g
+}
+
+// sync sends numbered probes until the lab shell answers one. On Debian 13
+// systemd 257 queries the serial terminal around the time the lab shell
+// starts, and what the lab sends then can be read by that query instead
+// of by the shell; a probe that is lost so costs one probe, not a
+// scenario's first command.
+func (g *guest) sync(ctx context.Context) error {
+	for n := 1; n <= 20; n++ {
+		want := fmt.Sprintf("LAB SYNC %d", n)
+		if err := g.vm.Send("echo " + want); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := g.vm.WaitLine(wctx, want)
+		if err == nil {
+			_, err = g.vm.WaitLine(wctx, "LAB RC ")
+		}
+		cancel()
+		if err == nil {
+			if n > 1 {
+				fmt.Fprintf(g.vm.Console(), "\nlab: the lab shell answered probe %d\n", n)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("no answer to 20 probes")
+}
+
+// sh runs a shell line in the guest and returns what it printed and its
+// exit status.
+func (g *guest) sh(ctx context.Context, line string, timeout time.Duration) (string, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := g.vm.Send(line); err != nil {
+		return "", -1, err
+	}
+	var out strings.Builder
+	echoed := false
+	for {
+		l, err := g.vm.WaitLine(ctx, "")
+		if err != nil {
+			return out.String(), -1, fmt.Errorf("%q: %w", line, err)
+		}
+		if rc, ok := strings.CutPrefix(l.Text, "LAB RC "); ok {
+			var n int
+			fmt.Sscan(rc, &n)
+			return out.String(), n, nil
+		}
+		// The console's tty echoes the line back: it is not output.
+		if !echoed && l.Text == line {
+			echoed = true
+			continue
+		}
+		out.WriteString(l.Text + "\n")
+	}
+}
+
+// must runs a line that must succeed.
+func (g *guest) must(ctx context.Context, r *Record, line string, timeout time.Duration) (string, bool) {
+	out, rc, err := g.sh(ctx, line, timeout)
+	if err != nil || rc != 0 {
+		r.fail("guest: %s: exit %d %v\n%s", line, rc, err, indent(out))
+		return out, false
+	}
+	return out, true
+}
+
+// waitArmed polls `ramwipe status` (in the guest) until it exits 0, and
+// records the time from since as name.
+func (g *guest) waitArmed(ctx context.Context, r *Record, name string, since time.Time) bool {
+	for i := 0; i < 60; i++ {
+		out, rc, err := g.sh(ctx, "ramwipe status", 30*time.Second)
+		if err != nil {
+			r.fail("ramwipe status: %v", err)
+			return false
+		}
+		if rc == 0 {
+			r.time(name, time.Since(since))
+			r.check("status", firstLine(out, "state:"))
+			return true
+		}
+		time.Sleep(2 * time.Second)
+	}
+	r.fail("ramwipe status never said armed")
+	return false
+}
+
+const knownFile = "ramwipe full-system lab: this file must survive every reboot"
+
+// setup waits for systemd to open the data volume and mount it (crypttab
+// and fstab say nofail, so the boot does not wait: ramwiped may well start
+// first), gives it a file system on first use, and mounts the package
+// disk. The volume is mounted through data.mount, never beside it: systemd
+// may be checking or mounting it at that very moment.
+func (g *guest) setup(ctx context.Context, r *Record) bool {
+	_, ok := g.must(ctx, r, "mkdir -p /mnt/deb && (mountpoint -q /mnt/deb || mount -o ro /dev/vdc /mnt/deb) && systemctl start systemd-cryptsetup@data.service && { systemctl start data.mount || { blkid -p /dev/mapper/data >/dev/null || mkfs.ext4 -q /dev/mapper/data; systemctl reset-failed; systemctl start data.mount; }; }", 2*time.Minute)
+	return ok
+}
+
+// installed sets up and installs the package unless it is: a scenario run
+// alone (make demo: -run hotkey) starts from the bare image.
+func (g *guest) installed(ctx context.Context, r *Record, e *env) bool {
+	if !g.setup(ctx, r) {
+		return false
+	}
+	_, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute)
+	return ok && g.heldMap(ctx, r, e)
+}
+
+// heldMap sets the guest's cmdline_extra to e.wipeCmdline (ramwipe.heldmap
+// and what -wipe-cmdline adds): the wipe image prints its held-map, so that
+// the post dump tells the pages the wipe kernel rebuilt for itself from old
+// ones, as in the memory lab. ramwiped re-arms with it.
+func (g *guest) heldMap(ctx context.Context, r *Record, e *env) bool {
+	line := "cmdline_extra = " + e.wipeCmdline
+	_, ok := g.must(ctx, r, fmt.Sprintf("grep -qx '%[1]s' /etc/ramwipe/ramwipe.conf || { sed -i '/^cmdline_extra =/d' /etc/ramwipe/ramwipe.conf && echo '%[1]s' >> /etc/ramwipe/ramwipe.conf && systemctl restart ramwiped; }", line), 2*time.Minute)
+	return ok
+}
+
+// plant plants canaries and takes the pre-trigger dump: the positive
+// control.
+func (g *guest) plant(ctx context.Context, r *Record, e *env) *lab.Scanner {
+	nonce := uint32(time.Now().UnixNano()) | 1
+	if _, ok := g.must(ctx, r, fmt.Sprintf("setsid -f /mnt/deb/agent plant %d %d 4 > /dev/ttyS0 2>&1", nonce, plantPct), time.Minute); !ok {
+		return nil
+	}
+	l, err := g.vm.WaitLine(ctx, "LAB READY")
+	if err != nil {
+		r.fail("planting: %v", err)
+		return nil
+	}
+	planted, err := lab.ParseReady(l.Text)
+	if err != nil {
+		r.fail("%v", err)
+		return nil
+	}
+	// The canaries on the encrypted volume, through dm-crypt's page cache.
+	g.must(ctx, r, "sync; echo 3 > /proc/sys/vm/drop_caches", time.Minute)
+	time.Sleep(time.Second) // the LAB IOMEM lines follow READY
+	sc := lab.NewScanner(nonce, planted, lab.GuestLayout(g.vm.Lines(), memMiB))
+	if err := sc.AddImage(e.wipeImage); err != nil {
+		r.fail("the package's wipe image: %v", err)
+		return nil
+	}
+	pre, keyPre, err := g.vm.DumpScan(ctx, sc.Pre, e.key)
+	if err != nil {
+		r.fail("pre dump: %v", err)
+		return nil
+	}
+	r.Pre, r.KeyPre = &pre, keyPre
+	if pre.FoundFraction < 0.9 {
+		r.fail("positive control: only %.1f %% of the canaries visible before the trigger", 100*pre.FoundFraction)
+	}
+	if k := keyPre; k == nil || k.Raw+k.Halves == 0 || k.Schedules == 0 {
+		r.fail("positive control: the data volume's key was not visible before the trigger (%+v)", k)
+	}
+	return sc
+}
+
+// offAndScan waits for the guest to power off by itself, then scans what
+// its RAM kept.
+func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scanner, since time.Time, what string) bool {
+	if err := g.vm.Wait(ctx); err != nil {
+		r.fail("%s: the guest did not power off by itself: %v", what, err)
+		return false
+	}
+	r.time(what+"_to_off", g.vm.ExitAt.Sub(since))
+	r.QEMU = g.events(since)
+	for _, l := range g.vm.Lines() {
+		if i := strings.Index(l.Text, "ramwipe: overwrote "); i >= 0 {
+			r.Summary = l.Text[i:]
+		}
+		if l.At.After(since) {
+			if err := sc.Layout.FromWipeLine(l.Text); err != nil {
+				r.fail("%v", err)
+			}
+		}
+	}
+	post, keyPost, err := g.vm.DumpScan(ctx, sc.Post, e.key)
+	keep := ""
+	if e.keepRAM {
+		keep = filepath.Join(e.work, "ram-"+r.Name+".raw")
+	}
+	g.vm.Close(keep)
+	if err != nil {
+		r.fail("post dump: %v", err)
+		return false
+	}
+	r.Post, r.KeyPost = &post, keyPost
+	// The picture a person looks at: where the canaries were, and that
+	// nothing is left there.
+	m := filepath.Join(e.work, "map-"+r.Name+".png")
+	if err := chart.MemoryMaps(m, fmt.Sprintf("full system, %s, %d MiB", r.Name, memMiB), r.Pre, r.Post, sc.Layout, memMiB<<20); err != nil {
+		r.fail("memory map: %v", err)
+	} else {
+		r.Map = m
+	}
+	return true
+}
+
+// events returns the QMP events QEMU sent from since on, as "NAME data".
+func (g *guest) events(since time.Time) []string {
+	var out []string
+	for {
+		select {
+		case ev := <-g.vm.QMP.Events:
+			if !ev.At.Before(since) {
+				out = append(out, strings.TrimSpace(ev.Name+" "+string(ev.Data)))
+			}
+		default:
+			return out
+		}
+	}
+}
+
+// wipeBy plants canaries and takes the pre-trigger dump, fires the trigger
+// (what names it in the record's times), waits for the guest to power off
+// by itself and judges what its RAM kept: every wiping scenario's end.
+// earlier, if not nil, is the RAM as an earlier wipe in the same power
+// cycle left it (see rebootAndDump).
+func (g *guest) wipeBy(ctx context.Context, r *Record, e *env, what string, earlier []byte, fire func() error) {
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	if earlier != nil {
+		sc.Earlier(earlier)
+	}
+	t := time.Now()
+	if err := fire(); err != nil {
+		r.fail("%s: %v", what, err)
+		return
+	}
+	if g.offAndScan(ctx, r, e, sc, t, what) {
+		r.wiped()
+	}
+}
+
+// wiped judges a post dump that must hold nothing. Pages of the public
+// wipe image (lab.Scanner.AddImage) and, after the reboot wipe of
+// install-reboot-poweroff, pages unchanged since it (lab.Scanner.Earlier)
+// are counted apart; any other old-system page fails, as in the memory lab.
+func (r *Record) wiped() {
+	if r.Post == nil {
+		return
+	}
+	if r.Post.CanaryCells > 0 {
+		r.fail("%d canary pages survived at %v", r.Post.CanaryExact+r.Post.CanaryPartial, r.Post.CanaryRanges)
+	}
+	if r.Post.OldPages > 0 {
+		r.fail("%d old-system pages survived outside the firmware ranges, the wipe kernel's image and its held-map, at %v", r.Post.OldPages, r.Post.OldRanges)
+	}
+	r.check("old_pages", fmt.Sprintf("%d outside the firmware ranges, the wipe kernel's image and its held-map (%d pages) at %v; apart: %d file pages of the public wipe image, %d unchanged since an earlier wipe", r.Post.OldPages, r.Post.HeldPages, r.Post.OldRanges, r.Post.OldImage, r.Post.OldEarlier))
+	if k := r.KeyPost; k != nil && k.Total() > 0 {
+		r.fail("the data volume's key survived: %+v", *k)
+	}
+	if r.Summary == "" {
+		r.fail("the wipe image never reported its fill")
+	}
+}
