@@ -57,15 +57,17 @@ func peerKicksecure(ctx context.Context, r *Record, e *env) {
 	// The running kernel's image stays in RAM at a poweroff with no wipe:
 	// its pages are the same on every machine with this kernel (public
 	// code and data), so the scanner counts them apart, as it does the
-	// wipe kernel's after a wipe.
-	out, _, err := g.sh(ctx, "grep -E 'Kernel (code|rodata|data|bss)' /proc/iomem", time.Minute)
-	kernel, kerr := kernelImage(out)
-	if err != nil || kerr != nil {
-		r.fail("peer: the running kernel's image in /proc/iomem: %v %v", err, kerr)
+	// wipe kernel's after a wipe. The guest states it as the wipe image
+	// does its own ("ramwipe: kernel image …", code to bss in /proc/iomem),
+	// and the lab reads it the same way.
+	out, _, err := g.sh(ctx, `awk -F' : ' '{sub(/^ +/, "")} $2 == "Kernel code" {split($1, a, "-")} $2 == "Kernel bss" {split($1, b, "-")} END {print "ramwipe: kernel image 0x" a[1] "-0x" b[2]}' /proc/iomem`, time.Minute)
+	var running lab.Layout
+	if perr := running.FromWipeLine(strings.TrimSpace(out)); err != nil || perr != nil || running.Kernel.End == 0 {
+		r.fail("peer: the running kernel's image in /proc/iomem: %q %v %v", out, err, perr)
 		return
 	}
 	t := time.Now()
-	if !g.poweroffUnwiped(ctx, r, e, "poweroff_peer", func(l *lab.Layout) { l.Kernel = kernel }) {
+	if !g.poweroffUnwiped(ctx, r, e, "poweroff_peer", func(l *lab.Layout) { l.Kernel = running.Kernel }) {
 		return
 	}
 	ran := ""
@@ -80,28 +82,6 @@ func peerKicksecure(ctx context.Context, r *Record, e *env) {
 		r.check("peer_hook", ran)
 	}
 	r.check("peer_left", fmt.Sprintf("%d canary pages (%.1f %% of the canaries), %d old-system pages (and %d of the running kernel's image, counted apart), %d key traces", r.Post.CanaryExact+r.Post.CanaryPartial, 100*r.Post.FoundFraction, r.Post.OldPages, r.Post.OldKernel, keyTotal(r)))
-}
-
-// kernelImage is the span of the "Kernel code", "rodata", "data" and "bss"
-// ranges in /proc/iomem (as root: real addresses), page-aligned.
-func kernelImage(iomem string) (lab.Range, error) {
-	var k lab.Range
-	for _, line := range strings.Split(strings.TrimSpace(iomem), "\n") {
-		var lo, hi uint64
-		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%x-%x", &lo, &hi); err != nil {
-			return k, fmt.Errorf("/proc/iomem line %q: %w", line, err)
-		}
-		if k.End == 0 || lo < k.Start {
-			k.Start = lo
-		}
-		k.End = max(k.End, hi+1)
-	}
-	if k.End == 0 || k.Start == 0 {
-		return k, fmt.Errorf("no kernel ranges (addresses hidden?) in %q", iomem)
-	}
-	k.Start &^= 4095
-	k.End = (k.End + 4095) &^ 4095
-	return k, nil
 }
 
 func keyTotal(r *Record) int {
