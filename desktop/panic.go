@@ -5,14 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/ramwipe/ramwipe/trigger/control"
 )
-
-// busyRetry is the wait before sending a panic again to a daemon whose
-// connection slots are all taken.
-const busyRetry = 50 * time.Millisecond
 
 // ErrDryRun is Panic's error when ramwiped runs in a dry run: it took the
 // request, and wiped nothing.
@@ -27,15 +22,7 @@ var ErrDryRun = errors.New("ramwiped runs in a dry run: nothing was wiped")
 // sent: nothing slows the panic. A busy daemon is asked again until ctx
 // ends.
 func Panic(ctx context.Context, c Client, n Notifier, socket, user string) error {
-	req := control.Request{Command: control.CommandPanic}
-	rep, err := c.Do(ctx, req)
-	for err == nil && rep.Busy() && ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case <-time.After(busyRetry):
-			rep, err = c.Do(ctx, req)
-		}
-	}
+	rep, err := control.Panic(ctx, c.Do)
 	var note Notification
 	switch {
 	case err != nil && errors.Is(err, io.EOF):

@@ -24,6 +24,7 @@ func TestPanic(t *testing.T) {
 		answers   []result
 		notifyErr bool
 		wantReqs  int
+		plainLast bool     // the last request without its send time
 		wantErr   string   // "" for none
 		wantBody  []string // nil: no notification
 	}{
@@ -34,7 +35,7 @@ func TestPanic(t *testing.T) {
 			wantErr: "panic: not authorized: uid 1000", wantBody: []string{"sudo adduser alice ramwipe\n"}},
 		{name: "no daemon", answers: []result{{err: errors.New("connect to ramwiped at /s: connection refused (is ramwiped running?)")}}, wantReqs: 1,
 			wantErr: "panic: connect to ramwiped at /s: connection refused", wantBody: []string{"ramwiped is not running or does not answer on /s: this machine is NOT protected.", "connection refused"}},
-		{name: "refused", answers: []result{{rep: control.Reply{Text: "panic already running"}}}, wantReqs: 1,
+		{name: "refused, also without the send time", answers: []result{{rep: control.Reply{Text: "panic already running"}}, {rep: control.Reply{Text: "panic already running"}}}, wantReqs: 2, plainLast: true,
 			wantErr: "panic: panic already running", wantBody: []string{"ramwiped refused: panic already running"}},
 		{name: "dry run", answers: []result{{rep: control.Reply{OK: true, Text: control.DryRunPrefix + " would wipe now"}}}, wantReqs: 1,
 			wantErr: "nothing was wiped (dry run: would wipe now)", wantBody: []string{"without --armed"}},
@@ -55,8 +56,13 @@ func TestPanic(t *testing.T) {
 				require.ErrorContains(t, err, tt.wantErr)
 			}
 			assert.Len(t, c.reqs, tt.wantReqs, "requests sent")
-			for _, r := range c.reqs {
-				assert.Equal(t, control.Request{Command: control.CommandPanic}, r)
+			for i, r := range c.reqs {
+				assert.Equal(t, control.CommandPanic, r.Command)
+				assert.Empty(t, r.Arg)
+				// Stamped with its send time; sent again without it when
+				// refused: the daemon may be one that predates it.
+				plain := tt.plainLast && i == len(c.reqs)-1
+				assert.Equal(t, !plain, r.Sent > 0, "request %d: sent %v", i, r.Sent)
 			}
 			if tt.wantBody == nil {
 				assert.Empty(t, n.got, "notifications")
@@ -116,5 +122,7 @@ func TestPanicNotAuthorizedOverSocket(t *testing.T) {
 	for r := range got {
 		reqs = append(reqs, r)
 	}
-	assert.Equal(t, []control.Request{{Command: control.CommandPanic}}, reqs, "one panic request, to the fake")
+	require.Len(t, reqs, 1, "one panic request, to the fake")
+	assert.Equal(t, control.CommandPanic, reqs[0].Command)
+	assert.Positive(t, reqs[0].Sent, "the request carries its send time")
 }

@@ -149,11 +149,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The priority socket first: root and the group only, so that no
 	// flood of other users' connections is queued ahead of this one.
 	paths := []string{control.PriorityPath(*socket), *socket}
-	reply, err := control.DoFirst(ctx, paths, req)
-	for err == nil && reply.Busy() && ctx.Err() == nil {
-		// Every slot is taken (a stuck client): a panic must still get in.
-		time.Sleep(50 * time.Millisecond)
-		reply, err = control.DoFirst(ctx, paths, req)
+	do := func(ctx context.Context, r control.Request) (control.Reply, error) {
+		return control.DoFirst(ctx, paths, r)
+	}
+	var reply control.Reply
+	var err error
+	if req.Command == control.CommandPanic {
+		// Stamped with its send time; sent again while every slot is
+		// taken (a stuck client): a panic must still get in.
+		reply, err = control.Panic(ctx, do)
+	} else {
+		reply, err = do(ctx, req)
+		for err == nil && reply.Busy() && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			reply, err = do(ctx, req)
+		}
 	}
 	if err != nil {
 		if req.Command == "panic" && errors.Is(err, io.EOF) {

@@ -479,7 +479,13 @@ var errDryRun = errors.New("dry run: nothing was wiped")
 // changes nothing. It takes no lock: it runs the sequence last published
 // by arm, even while a re-arm is building the next one. It returns only if
 // even powering off failed, or at once in a dry run (errDryRun).
-func (d *daemon) Panic(source string) error {
+func (d *daemon) Panic(source string) error { return d.panicSent(source, 0) }
+
+// panicSent is Panic for a request stamped with its send time on
+// CLOCK_MONOTONIC ([control.Request.Sent]; 0: none): once the keys are
+// erased, a mark says how long before that the request was sent — the
+// time a flood or a loaded machine cost it on the way.
+func (d *daemon) panicSent(source string, sent time.Duration) error {
 	if !d.armed {
 		d.logf("dry run: %s trigger — would erase the dm-crypt keys and wipe memory now", source)
 		return errDryRun
@@ -492,11 +498,25 @@ func (d *daemon) Panic(source string) error {
 	if a := d.cur.Load(); a != nil {
 		seq = a.seq
 	}
+	if mark := seq.Mark; sent > 0 && mark != nil {
+		seq.Mark = func(step string) {
+			mark(step)
+			if step == wipe.StepKeysDone {
+				mark(requestSentMark(control.MonotonicNow() - sent))
+			}
+		}
+	}
 	err := seq.Run(context.Background())
 	d.mu.Lock()
 	d.panicErr = fmt.Sprint(err)
 	d.mu.Unlock()
 	return err
+}
+
+// requestSentMark is the mark that follows keys-wiped on a stamped
+// panic request: "request sent N us before keys-wiped".
+func requestSentMark(age time.Duration) string {
+	return fmt.Sprintf("request sent %d us before %s", age.Microseconds(), wipe.StepKeysDone)
 }
 
 // Fire is called by a trigger (hotkey, boot medium, usb). During a rehearsal of

@@ -31,6 +31,7 @@ type fakePlatform struct {
 	devs     []string
 	// loading, if set, is where LoadKexec waits: a slow kexec_file_load.
 	loading chan struct{}
+	marks   []string // the panic marks, as /dev/kmsg would get them
 }
 
 func (f *fakePlatform) call(s string) {
@@ -109,7 +110,13 @@ func (f *fakePlatform) KeyEraser() (wipe.KeyEraser, []string, error) {
 }
 func (f *fakePlatform) KeyringSweeper() (wipe.KeyringSweeper, error) { return nil, nil }
 func (f *fakePlatform) Machine() wipe.Machine                        { return machine{f} }
-func (f *fakePlatform) Mark() (func(string), error)                  { return func(s string) {}, nil }
+func (f *fakePlatform) Mark() (func(string), error) {
+	return func(s string) {
+		f.mu.Lock()
+		f.marks = append(f.marks, s)
+		f.mu.Unlock()
+	}, nil
+}
 
 // fakeKeys erases nothing but says so, and lists f.devs, as the real
 // eraser lists the crypt devices.

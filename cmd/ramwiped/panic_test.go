@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,4 +191,39 @@ func TestFailedRearmKeepsTheLoadedImage(t *testing.T) {
 	p.called()
 	_ = d.Panic("cli")
 	assert.Equal(t, []string{"erase", "poweroff"}, p.called())
+}
+
+// TestPanicRequestSentMark: a panic request stamped with its send time is
+// followed, once the keys are erased and not before, by a mark of how long
+// before that it was sent; an unstamped one (an older client) by none.
+func TestPanicRequestSentMark(t *testing.T) {
+	for _, stamped := range []bool{true, false} {
+		p := &fakePlatform{cmdline: "memtest=1", devs: []string{"cryptroot"}}
+		d := newDaemon(p, true, DefaultConfig())
+		d.arm()
+		p.called()
+		r := control.Request{Command: control.CommandPanic}
+		if stamped {
+			r.Sent = control.MonotonicNow() - 5*time.Millisecond
+		}
+		_, err := d.handle(context.Background(), control.Peer{UID: 0, PID: 42}, r)
+		require.NoError(t, err)
+		for p.count("poweroff") == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		p.mu.Lock()
+		marks := p.marks
+		p.mu.Unlock()
+		if !stamped {
+			assert.NotContains(t, strings.Join(marks, "\n"), "request sent", "unstamped request")
+			continue
+		}
+		require.GreaterOrEqual(t, len(marks), 3, "marks: %q", marks)
+		assert.Equal(t, []string{wipe.StepTrigger, wipe.StepKeysDone}, marks[:2])
+		var us int64
+		_, err = fmt.Sscanf(marks[2], "request sent %d us before keys-wiped", &us)
+		require.NoError(t, err, "mark %q", marks[2])
+		assert.GreaterOrEqual(t, us, int64(5000), "the request was sent 5 ms before the panic began")
+		assert.Less(t, us, int64(time.Minute/time.Microsecond))
+	}
 }

@@ -93,8 +93,10 @@ func (l *linux) kmsgf(format string, args ...any) {
 
 func (*linux) Machine() wipe.Machine { return wipe.Real() }
 
-// Mark opens /dev/kmsg now; each mark is one write to it at KERN_WARNING,
-// which never touches a disk and shows on the console at loglevel 5 and up.
+// Mark opens /dev/kmsg now; each mark is one write to it at KERN_WARNING
+// ("ramwipe: panic step <step>" for the sequence's steps, "ramwipe: panic
+// <text>" for any other), which never touches a disk and shows on the
+// console at loglevel 5 and up.
 func (l *linux) Mark() (func(string), error) {
 	f := l.kmsg.Load()
 	if f == nil {
@@ -111,6 +113,10 @@ func (l *linux) Mark() (func(string), error) {
 	return func(step string) {
 		if m, ok := msgs[step]; ok {
 			_, _ = f.Write(m)
+			return
 		}
+		// Any other mark comes after the keys are erased (the daemon's
+		// "request sent … before keys-wiped"): formatted then.
+		_, _ = f.Write([]byte("<4>ramwipe: panic " + step + "\n"))
 	}, nil
 }

@@ -79,12 +79,13 @@ func (d *daemon) handle(ctx context.Context, p control.Peer, r control.Request) 
 	case "status":
 		return d.Status(), nil
 	case "panic":
+		source := fmt.Sprintf("cli (uid %d, pid %d)", p.UID, p.PID)
 		if !d.armed {
-			_ = d.Panic(fmt.Sprintf("cli (uid %d, pid %d)", p.UID, p.PID))
+			_ = d.panicSent(source, r.Sent)
 			return d.dryRunPanic(), nil
 		}
 		// The reply goes out while the sequence runs; it may never arrive.
-		go d.Panic(fmt.Sprintf("cli (uid %d, pid %d)", p.UID, p.PID))
+		go d.panicSent(source, r.Sent)
 		return "wiping now", nil
 	case "test":
 		return d.Test(ctx, r.Arg)

@@ -90,7 +90,7 @@ func panicDirect() {
 	if err != nil {
 		return
 	}
-	_, err = c.Write(control.Request{Command: control.CommandPanic}.Marshal())
+	_, err = c.Write(control.Request{Command: control.CommandPanic, Sent: control.MonotonicNow()}.Marshal())
 	kmsg(fmt.Sprintf("panic request written (%v)", err))
 	b, _ := io.ReadAll(c)
 	fmt.Printf("LAB PANIC RETURNED %q\n", b)

@@ -47,6 +47,11 @@ type Fault struct {
 	SentToTriggerMS float64 `json:"sent_to_trigger_ms,omitempty"`
 	SentToKeysMS    float64 `json:"sent_to_keys_wiped_ms,omitempty"`
 	SentToKexecMS   float64 `json:"sent_to_kexec_ms,omitempty"`
+	// RequestSentToKeysMS: from the moment `ramwipe panic` began to send
+	// its request, after its start-up (the request's send time, read on
+	// CLOCK_MONOTONIC by the CLI), to the keys erased, as ramwiped says
+	// in its "request sent N us before keys-wiped" mark.
+	RequestSentToKeysMS float64 `json:"request_sent_to_keys_wiped_ms,omitempty"`
 	// MarkToTriggerMS: from each of the agent's other marks ("rehearsal
 	// client killed", "rehearsal client gave up") to the trigger mark.
 	MarkToTriggerMS map[string]float64 `json:"mark_to_trigger_ms,omitempty"`
@@ -62,9 +67,15 @@ type Fault struct {
 	// bounds panic sent → keys-wiped less the CLI's start-up.
 	KeysWithinMS float64 `json:"keys_within_ms,omitempty"`
 	SentWithinMS float64 `json:"sent_within_ms,omitempty"`
+	// RequestWithinMS, if set, bounds RequestSentToKeysMS, which must
+	// then have been measured.
+	RequestWithinMS float64 `json:"request_within_ms,omitempty"`
 }
 
-var labMarkRE = regexp.MustCompile(`\[\s*(\d+\.\d+)\] ramwipe-lab: (.+)$`)
+var (
+	labMarkRE     = regexp.MustCompile(`\[\s*(\d+\.\d+)\] ramwipe-lab: (.+)$`)
+	requestSentRE = regexp.MustCompile(`ramwipe: panic request sent (\d+) us before keys-wiped`)
+)
 
 // fault sets up the scenario's fault and fires its trigger; it returns
 // when the lab fired it (host clock).
@@ -182,6 +193,9 @@ func (rec *Record) fault(ctx context.Context, vm *VM, name string, fail func(str
 		// the load. So the lab times that start-up just before (cli-probe)
 		// and fails when what is left exceeds a second.
 		f.SentWithinMS = 1000
+		// What the issue asks: ≤ 100 ms from the request sent (after the
+		// CLI's start-up) to the keys erased, on the guest's clock.
+		f.RequestWithinMS = 100
 		if os.Getenv("LAB_PANIC_DIRECT") != "" { // diagnosis: no CLI start-up
 			at := time.Now()
 			return at, send("panic-direct")
@@ -313,6 +327,10 @@ func (f *Fault) analyse(lines []Line) {
 				at[m[2]] = t
 			}
 		}
+		if m := requestSentRE.FindStringSubmatch(l.Text); m != nil {
+			us, _ := strconv.ParseFloat(m[1], 64)
+			f.RequestSentToKeysMS = us / 1000
+		}
 		if m := labMarkRE.FindStringSubmatch(l.Text); m != nil {
 			t, _ := strconv.ParseFloat(m[1], 64)
 			at["lab: "+strings.TrimSpace(m[2])] = t
@@ -357,6 +375,9 @@ func (f *Fault) judge(p *Panic, fail func(string, ...any)) {
 	if f.SentWithinMS > 0 && !(f.SentToKeysMS > 0 && f.SentToKeysMS-f.CLIStartMS <= f.SentWithinMS) {
 		fail("panic sent → keys wiped took %.1f ms, %.1f ms more than the CLI's start-up just before (want ≤ %.0f ms more)", f.SentToKeysMS, f.SentToKeysMS-f.CLIStartMS, f.SentWithinMS)
 	}
+	if f.RequestWithinMS > 0 && !(f.RequestSentToKeysMS > 0 && f.RequestSentToKeysMS <= f.RequestWithinMS) {
+		fail("request sent → keys wiped: %.1f ms (want ≤ %.0f ms; 0: ramwiped said nothing of the request's send time)", f.RequestSentToKeysMS, f.RequestWithinMS)
+	}
 	if p == nil || !containsStep(p.Steps, "kexec") {
 		fail("ramwiped never reached its kexec step")
 	}
@@ -379,6 +400,9 @@ func (f *Fault) String() string {
 	}
 	if f.CLIStartMS > 0 {
 		s += fmt.Sprintf(" (the CLI's start-up just before: %.1f ms)", f.CLIStartMS)
+	}
+	if f.RequestSentToKeysMS > 0 {
+		s += fmt.Sprintf(", request sent → keys %.1f ms", f.RequestSentToKeysMS)
 	}
 	for k, v := range f.MarkToTriggerMS {
 		s += fmt.Sprintf(", %s → trigger %.0f ms", k, v)

@@ -75,6 +75,39 @@ func DoFirst(ctx context.Context, paths []string, r Request) (Reply, error) {
 	return rep, nil
 }
 
+// busyRetry is the wait before [Panic] sends again to a daemon whose
+// connection slots are all taken.
+const busyRetry = 50 * time.Millisecond
+
+// Panic sends a panic request with do (a [Do] or [DoFirst] bound to its
+// socket paths), stamped with [Request.Sent], and returns the reply. It
+// sends again every 50 ms while the daemon is busy and ctx lasts, and once
+// more without the stamp if the daemon refuses the stamped request for
+// any reason but authorization (a daemon older than the stamp does): no
+// form of the request may cost the panic.
+func Panic(ctx context.Context, do func(context.Context, Request) (Reply, error)) (Reply, error) {
+	send := func(r Request) (Reply, error) {
+		for {
+			rep, err := do(ctx, r)
+			if err != nil || !rep.Busy() || ctx.Err() != nil {
+				return rep, err
+			}
+			select {
+			case <-ctx.Done():
+				return rep, err
+			case <-time.After(busyRetry):
+			}
+		}
+	}
+	r := Request{Command: CommandPanic, Sent: MonotonicNow()}
+	rep, err := send(r)
+	if err == nil && !rep.OK && !rep.Busy() && !rep.NotAuthorized() && r.Sent != 0 {
+		r.Sent = 0
+		rep, err = send(r)
+	}
+	return rep, err
+}
+
 // ctxErr returns ctx's error in place of err if the deadlines that Do
 // derives from ctx cut err short.
 func ctxErr(ctx context.Context, err error) error {

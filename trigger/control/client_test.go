@@ -155,3 +155,34 @@ func TestDoHonoursContext(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 }
+
+// TestPanic: the request carries its send time; a refusal for anything but
+// authorization sends it again without (a daemon older than the stamp);
+// a busy daemon is asked again.
+func TestPanic(t *testing.T) {
+	tests := []struct {
+		name    string
+		replies []Reply
+		want    []bool // per request sent: stamped
+	}{
+		{name: "taken", replies: []Reply{{OK: true, Text: "panic started"}}, want: []bool{true}},
+		{name: "older daemon", replies: []Reply{{Text: `panic takes no argument, got "sent-5"`}, {OK: true}}, want: []bool{true, false}},
+		{name: "not authorized", replies: []Reply{{Text: notAuthorizedPrefix + " uid 1000"}}, want: []bool{true}},
+		{name: "busy then taken", replies: []Reply{{Text: busyPrefix + " 16"}, {OK: true}}, want: []bool{true, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stamped []bool
+			do := func(_ context.Context, r Request) (Reply, error) {
+				require.NoError(t, r.Validate())
+				require.Equal(t, CommandPanic, r.Command)
+				stamped = append(stamped, r.Sent > 0)
+				return tt.replies[len(stamped)-1], nil
+			}
+			rep, err := Panic(context.Background(), do)
+			require.NoError(t, err)
+			assert.Equal(t, tt.replies[len(tt.replies)-1], rep)
+			assert.Equal(t, tt.want, stamped)
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -45,6 +46,10 @@ const (
 // usage is how a request looks, for error messages.
 const usage = `"` + Version + ` <command>[ <arg>]"`
 
+// sentPrefix starts the optional word of a panic request that carries
+// [Request.Sent]: "RAMWIPE/1 panic sent-<nanoseconds>".
+const sentPrefix = "sent-"
+
 // truncated ends a reply text that [Reply.Marshal] had to cut.
 const truncated = " [truncated]"
 
@@ -52,6 +57,12 @@ const truncated = " [truncated]"
 type Request struct {
 	Command string
 	Arg     string
+	// Sent, on a panic request only, is the client's CLOCK_MONOTONIC
+	// reading when it began to send ([MonotonicNow]); 0 when not given.
+	// The daemon may say, once the keys are erased, how long the request
+	// took to reach it; nothing else depends on it, and a daemon older
+	// than this field refuses it (a client then sends the plain panic).
+	Sent time.Duration
 }
 
 // Reply is the daemon's answer to one [Request]: OK and a text, or not OK
@@ -100,6 +111,13 @@ func ParseRequest(b []byte) (Request, error) {
 		r.Command = words[1]
 	case 3:
 		r.Command, r.Arg = words[1], words[2]
+		if r.Command == CommandPanic {
+			sent, err := parseSent(r.Arg)
+			if err != nil {
+				return Request{}, err
+			}
+			r.Arg, r.Sent = "", sent
+		}
 	default:
 		return Request{}, fmt.Errorf("%d words: send one line %s", len(words), usage)
 	}
@@ -112,6 +130,9 @@ func ParseRequest(b []byte) (Request, error) {
 // Validate reports whether r is a request the protocol can carry: a known
 // command, and an argument exactly when the command takes one.
 func (r Request) Validate() error {
+	if r.Sent < 0 || r.Sent > 0 && r.Command != CommandPanic {
+		return fmt.Errorf("a send time (%d) is only for a panic request, and never negative", r.Sent)
+	}
 	switch r.Command {
 	case CommandStatus, CommandPanic:
 		if r.Arg != "" {
@@ -132,6 +153,20 @@ func (r Request) Validate() error {
 		return fmt.Errorf("unknown command %s: want status, panic or test", quote(r.Command))
 	}
 	return nil
+}
+
+// parseSent parses the word "sent-<nanoseconds>" of a panic request: a
+// positive decimal without leading zeros, so that it has one encoding.
+func parseSent(w string) (time.Duration, error) {
+	digits, ok := strings.CutPrefix(w, sentPrefix)
+	if !ok || digits == "" || digits[0] == '0' || strings.Trim(digits, "0123456789") != "" {
+		return 0, fmt.Errorf("panic takes no argument but %s<nanoseconds>, got %s", sentPrefix, quote(w))
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("panic: send time %s out of range", quote(digits))
+	}
+	return time.Duration(n), nil
 }
 
 // isVersion reports whether s looks like a protocol version: "RAMWIPE/"
@@ -161,6 +196,9 @@ func (r Request) Marshal() []byte {
 	s := Version + " " + r.Command
 	if r.Arg != "" {
 		s += " " + r.Arg
+	}
+	if r.Sent > 0 {
+		s += " " + sentPrefix + strconv.FormatInt(int64(r.Sent), 10)
 	}
 	return []byte(s + "\n")
 }
