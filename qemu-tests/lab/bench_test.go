@@ -26,10 +26,10 @@ func TestParseBench(t *testing.T) {
 }
 
 func TestRecordFigures(t *testing.T) {
-	r := Record{Name: "x", FillMiB: 1000, Timings: Timings{Fill: 0.5}, Summary: "ramwipe: overwrote 1000 MiB of 900 MiB free in 500ms (2000 MiB/s): memory full", Post: &Scan{
+	r := Record{FillMiB: 1000, Timings: Timings{Fill: 0.5}, Result: Result{Name: "x", Summary: "ramwipe: overwrote 1000 MiB of 900 MiB free in 500ms (2000 MiB/s): memory full", Post: &Scan{
 		Pages: 100, CanaryExact: 2, CanaryPartial: 1, OldPages: 7, FoundFraction: 0.25,
 		ClassPages: map[string]int{"old": 5, "canary": 3, "zero": 92},
-	}}
+	}}}
 	assert.Equal(t, 1800.0, r.FillMiBs())
 	c, o, f, share, err := r.Residue()
 	require.NoError(t, err)

@@ -96,3 +96,12 @@ func FormatLUKS(path string, size int64, key []byte, pass string) error {
 	}
 	return nil
 }
+
+// String says what the scan found, for failures: "2 raw, 0 halves, 0 hex,
+// 1 aeskeyfind schedules"; "not scanned" for nil.
+func (k *KeyScan) String() string {
+	if k == nil {
+		return "not scanned"
+	}
+	return fmt.Sprintf("%d raw, %d halves, %d hex, %d aeskeyfind schedules", k.Raw, k.Halves, k.Hex, k.Schedules)
+}

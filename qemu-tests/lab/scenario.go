@@ -103,20 +103,17 @@ type Timings struct {
 
 // Record is the outcome of a scenario.
 type Record struct {
-	Name       string `json:"name"`
+	Result
 	MemMiB     int    `json:"mem_mib"`
 	SMP        int    `json:"smp"`
 	Cmdline    string `json:"wipe_cmdline"`
 	Expect     string `json:"expect"`
 	Nonce      uint32 `json:"nonce"`
-	Pre        *Scan  `json:"pre,omitempty"`
-	Post       *Scan  `json:"post,omitempty"`
 	PoweredOff bool   `json:"powered_off"`
 	// PowerOffIgnored says why the power-off was not required (see
 	// Record.waitAfterResume).
 	PowerOffIgnored string         `json:"power_off_ignored,omitempty"`
 	Shutdown        string         `json:"shutdown_reason,omitempty"`
-	Summary         string         `json:"wipe_summary,omitempty"`
 	FillMiB         uint64         `json:"fill_mib"`
 	Timings         Timings        `json:"timings"`
 	Daemon          string         `json:"daemon_state,omitempty"`
@@ -126,11 +123,7 @@ type Record struct {
 	Idle            *Idle          `json:"idle,omitempty"`
 	Panic           *Panic         `json:"panic,omitempty"`
 	Fault           *Fault         `json:"fault,omitempty"`
-	KeyPre          *KeyScan       `json:"key_pre,omitempty"`
-	KeyPost         *KeyScan       `json:"key_post,omitempty"`
 	Keyring         *KeyringResult `json:"keyring,omitempty"`
-	Pass            bool           `json:"pass"`
-	Failures        []string       `json:"failures,omitempty"`
 
 	expectDaemon string
 	extra        []string // the scenario's QEMU arguments (the sticks' images)
@@ -148,7 +141,7 @@ var (
 // Run runs the scenario and judges it. Errors of the lab itself (QEMU would
 // not start, the guest never got ready) are failures of the record too.
 func (sc Scenario) Run(ctx context.Context, dir string) (rec Record) {
-	rec = Record{expectDaemon: sc.DaemonState, Name: sc.Name, MemMiB: sc.MemMiB, SMP: sc.SMP, Cmdline: sc.Cmdline, Expect: sc.Expect.String(), Nonce: rand.Uint32() | 1}
+	rec = Record{expectDaemon: sc.DaemonState, Result: Result{Name: sc.Name}, MemMiB: sc.MemMiB, SMP: sc.SMP, Cmdline: sc.Cmdline, Expect: sc.Expect.String(), Nonce: rand.Uint32() | 1}
 	start := time.Now()
 	defer func() { rec.Timings.Total = time.Since(start).Seconds() }()
 	fail := func(format string, args ...any) {
@@ -329,23 +322,10 @@ func (rec *Record) judge(fail func(string, ...any)) {
 	if rec.Keyring != nil {
 		rec.Keyring.judge(rec.Expect, fail)
 	}
-	if rec.Pre.FoundFraction < 0.9 {
-		fail("positive control: only %.1f %% of planted canaries visible before the trigger (want ≥ 90 %%)", 100*rec.Pre.FoundFraction)
-	}
-	if k := rec.KeyPre; k != nil && (k.Raw+k.Halves == 0 || k.Schedules == 0) {
-		fail("positive control: the volume key was not visible before the trigger (raw %d, halves %d, aeskeyfind schedules %d)", k.Raw, k.Halves, k.Schedules)
-	}
+	rec.JudgeControl(rec.KeyPre != nil)
 	switch rec.Expect {
 	case ExpectWiped.String():
-		if rec.Post.CanaryCells > 0 {
-			fail("%d canary pages survived (%d whole, %d partial) at %v", rec.Post.CanaryExact+rec.Post.CanaryPartial, rec.Post.CanaryExact, rec.Post.CanaryPartial, rec.Post.CanaryRanges)
-		}
-		if rec.Post.OldPages > 0 {
-			fail("%d old-system pages survived at %v", rec.Post.OldPages, rec.Post.OldRanges)
-		}
-		if k := rec.KeyPost; k != nil && k.Total() > 0 {
-			fail("the volume key survived: %d raw, %d halves, %d hex, %d aeskeyfind schedules", k.Raw, k.Halves, k.Hex, k.Schedules)
-		}
+		rec.JudgeWiped()
 	case ExpectKept.String():
 		if rec.Post.FoundFraction < 0.9 {
 			fail("negative control: only %.1f %% of canaries survived a run without wipe (want ≥ 90 %%): the lab cannot see a failed wipe", 100*rec.Post.FoundFraction)
@@ -367,7 +347,7 @@ func (rec *Record) judge(fail func(string, ...any)) {
 	if rec.Fault != nil {
 		rec.Fault.judge(rec.Panic, fail)
 	}
-	rec.Pass = len(rec.Failures) == 0
+	rec.Judge()
 }
 
 // Panic is the guest-clock timeline of a panic, from ramwiped's kmsg marks.

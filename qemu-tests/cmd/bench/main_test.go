@@ -17,8 +17,8 @@ import (
 
 func entry(name string, mem int, post lab.Scan) lab.BenchEntry {
 	return lab.BenchEntry{
-		Record: lab.Record{Name: name, MemMiB: mem, FillMiB: 900, Timings: lab.Timings{Fill: 2, KexecToOff: 10}, Post: &post,
-			Summary: "ramwipe: overwrote 900 MiB of 800 MiB free in 2s (450 MiB/s): memory full"},
+		Record: lab.Record{MemMiB: mem, FillMiB: 900, Timings: lab.Timings{Fill: 2, KexecToOff: 10}, Result: lab.Result{Name: name, Post: &post,
+			Summary: "ramwipe: overwrote 900 MiB of 800 MiB free in 2s (450 MiB/s): memory full"}},
 		Variant: path.Base(name),
 	}
 }

@@ -202,12 +202,7 @@ func (g *guest) plant(ctx context.Context, r *Record, e *env) *lab.Scanner {
 		return nil
 	}
 	r.Pre, r.KeyPre = &pre, keyPre
-	if pre.FoundFraction < 0.9 {
-		r.fail("positive control: only %.1f %% of the canaries visible before the trigger", 100*pre.FoundFraction)
-	}
-	if k := keyPre; k == nil || k.Raw+k.Halves == 0 || k.Schedules == 0 {
-		r.fail("positive control: the data volume's key was not visible before the trigger (%+v)", k)
-	}
+	r.JudgeControl(true)
 	return sc
 }
 
@@ -298,16 +293,8 @@ func (r *Record) wiped() {
 	if r.Post == nil {
 		return
 	}
-	if r.Post.CanaryCells > 0 {
-		r.fail("%d canary pages survived at %v", r.Post.CanaryExact+r.Post.CanaryPartial, r.Post.CanaryRanges)
-	}
-	if r.Post.OldPages > 0 {
-		r.fail("%d old-system pages survived outside the firmware ranges, the wipe kernel's image and its held-map, at %v", r.Post.OldPages, r.Post.OldRanges)
-	}
+	r.JudgeWiped()
 	r.check("old_pages", fmt.Sprintf("%d outside the firmware ranges, the wipe kernel's image and its held-map (%d pages) at %v; apart: %d file pages of the public wipe image, %d unchanged since an earlier wipe", r.Post.OldPages, r.Post.HeldPages, r.Post.OldRanges, r.Post.OldImage, r.Post.OldEarlier))
-	if k := r.KeyPost; k != nil && k.Total() > 0 {
-		r.fail("the data volume's key survived: %+v", *k)
-	}
 	if r.Summary == "" {
 		r.fail("the wipe image never reported its fill")
 	}

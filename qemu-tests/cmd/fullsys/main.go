@@ -61,16 +61,11 @@ const (
 
 // Record is one scenario's outcome.
 type Record struct {
-	Name     string             `json:"name"`
-	Pass     bool               `json:"pass"`
-	Failures []string           `json:"failures,omitempty"`
-	Checks   map[string]string  `json:"checks,omitempty"`
-	Times    map[string]float64 `json:"times_s,omitempty"`
-	Pre      *lab.Scan          `json:"pre,omitempty"`
-	Post     *lab.Scan          `json:"post,omitempty"`
-	KeyPre   *lab.KeyScan       `json:"key_pre,omitempty"`
-	KeyPost  *lab.KeyScan       `json:"key_post,omitempty"`
-	Summary  string             `json:"wipe_summary,omitempty"`
+	// Result is what the memory lab records too: name, verdict, the
+	// dumps' scans, the wipe image's report.
+	lab.Result
+	Checks map[string]string  `json:"checks,omitempty"`
+	Times  map[string]float64 `json:"times_s,omitempty"`
 	// Map is the before/after memory map's PNG.
 	Map string `json:"memory_map,omitempty"`
 	// QEMU lists the QMP events from the trigger on (SHUTDOWN with its
@@ -81,9 +76,7 @@ type Record struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 }
 
-func (r *Record) fail(format string, args ...any) {
-	r.Failures = append(r.Failures, fmt.Sprintf(format, args...))
-}
+func (r *Record) fail(format string, args ...any) { r.Fail(format, args...) }
 
 func (r *Record) check(name, value string) {
 	if r.Checks == nil {
@@ -228,7 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var recs []Record
 	for _, s := range chosen {
 		fmt.Fprintf(stdout, "fullsys: %-26s ... ", s.name)
-		rec := Record{Name: s.name}
+		rec := Record{Result: lab.Result{Name: s.name}}
 		start := time.Now()
 		logf, err := os.Create(filepath.Join(work, "console-"+s.name+".log"))
 		if err != nil {
@@ -248,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rec.Interrupted = ctx.Err() != nil
 		logf.Close()
 		rec.time("scenario", time.Since(start))
-		rec.Pass = len(rec.Failures) == 0
+		rec.Judge()
 		verdict := "ok"
 		if !rec.Pass {
 			verdict = "FAIL (console: " + logf.Name() + ")"

@@ -12,10 +12,10 @@ import (
 
 func TestWriteSoak(t *testing.T) {
 	recs := []Record{
-		{Name: "poweroff", Pass: true, Post: &lab.Scan{}, KeyPost: &lab.KeyScan{}, Summary: "ramwipe: overwrote 896 MiB"},
-		{Name: "poweroff-2", Pass: false, Post: &lab.Scan{CanaryExact: 7}, Failures: []string{"7 canary pages survived"}},
-		{Name: "poweroff-3", Pass: true}, // no post dump: not a complete wipe
-		{Name: "poweroff-4", Interrupted: true, Failures: []string{"context canceled"}},
+		{Result: lab.Result{Name: "poweroff", Pass: true, Post: &lab.Scan{}, KeyPost: &lab.KeyScan{}, Summary: "ramwipe: overwrote 896 MiB"}},
+		{Result: lab.Result{Name: "poweroff-2", Pass: false, Post: &lab.Scan{CanaryExact: 7}, Failures: []string{"7 canary pages survived"}}},
+		{Result: lab.Result{Name: "poweroff-3", Pass: true}}, // no post dump: not a complete wipe
+		{Result: lab.Result{Name: "poweroff-4", Failures: []string{"context canceled"}}, Interrupted: true},
 	}
 	path := filepath.Join(t.TempDir(), "soak.json")
 	require.NoError(t, writeSoak(path, 5, recs))

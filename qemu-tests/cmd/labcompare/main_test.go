@@ -23,11 +23,11 @@ func write(t *testing.T, kernel string, recs ...lab.Record) string {
 
 func TestRun(t *testing.T) {
 	old := write(t, "vmlinuz-6.1",
-		lab.Record{Name: "512M-smp1/crypt-panic", Pass: true, Post: &lab.Scan{}, KeyPost: &lab.KeyScan{},
+		lab.Record{Result: lab.Result{Name: "512M-smp1/crypt-panic", Pass: true, Post: &lab.Scan{}, KeyPost: &lab.KeyScan{}},
 			Keyring: &lab.KeyringResult{}, Panic: &lab.Panic{TriggerToKeysMS: 27.86}, Timings: lab.Timings{KexecToOff: 9.6}},
-		lab.Record{Name: "512M-smp1/default", Pass: true, Post: &lab.Scan{}})
+		lab.Record{Result: lab.Result{Name: "512M-smp1/default", Pass: true, Post: &lab.Scan{}}})
 	cur := write(t, "vmlinuz-6.12",
-		lab.Record{Name: "512M-smp1/crypt-panic", Post: &lab.Scan{CanaryExact: 3}, KeyPost: &lab.KeyScan{Schedules: 2},
+		lab.Record{Result: lab.Result{Name: "512M-smp1/crypt-panic", Post: &lab.Scan{CanaryExact: 3}, KeyPost: &lab.KeyScan{Schedules: 2}},
 			Keyring: &lab.KeyringResult{Post: lab.KeyringScan{VolumeKey: 1}}, Panic: &lab.Panic{TriggerToKeysMS: 30}})
 	var out, errs bytes.Buffer
 	require.NoError(t, run([]string{old, cur}, &out, &errs))
