@@ -157,7 +157,10 @@ func (g *guest) installed(ctx context.Context, r *Record, e *env) bool {
 	if !g.setup(ctx, r) {
 		return false
 	}
-	_, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || dpkg -i /mnt/deb/ramwipe.deb", 5*time.Minute)
+	// sync: a scenario may end by pulling the guest's power, and the disk
+	// is the next scenario's (an unsynced append left the config ending
+	// in NUL bytes, which ramwiped rightly refused).
+	_, ok := g.must(ctx, r, "dpkg -s ramwipe >/dev/null 2>&1 || { dpkg -i /mnt/deb/ramwipe.deb && sync; }", 5*time.Minute)
 	return ok && g.heldMap(ctx, r, e)
 }
 
@@ -167,7 +170,7 @@ func (g *guest) installed(ctx context.Context, r *Record, e *env) bool {
 // ones, as in the memory lab. ramwiped re-arms with it.
 func (g *guest) heldMap(ctx context.Context, r *Record, e *env) bool {
 	line := "cmdline_extra = " + e.wipeCmdline
-	_, ok := g.must(ctx, r, fmt.Sprintf("grep -qx '%[1]s' /etc/ramwipe/ramwipe.conf || { sed -i '/^cmdline_extra =/d' /etc/ramwipe/ramwipe.conf && echo '%[1]s' >> /etc/ramwipe/ramwipe.conf && systemctl restart ramwiped; }", line), 2*time.Minute)
+	_, ok := g.must(ctx, r, fmt.Sprintf("grep -qx '%[1]s' /etc/ramwipe/ramwipe.conf || { sed -i '/^cmdline_extra =/d' /etc/ramwipe/ramwipe.conf && echo '%[1]s' >> /etc/ramwipe/ramwipe.conf && sync && systemctl restart ramwiped; }", line), 2*time.Minute)
 	return ok
 }
 
