@@ -6,7 +6,11 @@
 // The client sends one line, "RAMWIPE/1 <command>[ <arg>]\n", of at most
 // [MaxRequestLen] bytes; the commands are [CommandStatus], [CommandPanic]
 // and [CommandTest], which takes a trigger name of at most [MaxArgLen]
-// lowercase letters, digits and '-'. The server answers one line, "OK
+// lowercase letters, digits and '-'. A panic may carry the moment the
+// client began to send it, "RAMWIPE/1 panic sent-<ns>" on CLOCK_MONOTONIC
+// ([Request.Sent]), so that the daemon can tell, once the keys are erased,
+// how long the request took to reach it; [Panic] sends it so, and sends
+// the plain form to a daemon that refuses it. The server answers one line, "OK
 // <text>\n" or "ERR <text>\n", the text escaped onto one line and at most
 // [MaxReplyText] bytes, and closes the connection. [ParseRequest],
 // [Request.Marshal], [ParseReply] and [Reply.Marshal] are the pure halves;
