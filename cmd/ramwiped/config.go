@@ -98,6 +98,11 @@ func ParseConfig(name string, data []byte, c Config) (Config, error) {
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("%s:%d: %s", name, n, fmt.Sprintf(format, args...)))
 		}
+		if strings.Trim(line, "\x00") == "" {
+			// What ext4 leaves of an append that a power loss cut short.
+			bad("NUL bytes where the file should end: it was damaged, probably by a crash or power loss while it was being written; delete them (or restore the file) and run ramwiped -check-config again")
+			break
+		}
 		key, val, ok := strings.Cut(line, "=")
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		if !ok || key == "" {

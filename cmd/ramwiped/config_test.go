@@ -73,6 +73,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"usb_insert = on\nusb_insert = off", "f:2: usb_insert is set again (first on line 1)"},
 		{"usb_allow = 046d:c52b\n\nusb_allow = 046d", "f:3: usb_allow: \"046d\": no ':'"},
 		{"usb_allow =", "f:1: usb_allow: no entry"},
+		{"#on_suspend = allow\n\x00\x00\x00\x00", "f:2: NUL bytes where the file should end: it was damaged, probably by a crash"},
 		{"usb_allow = 1:2 1:2:x@usb1", "f:1: usb_allow: \"1:2:x@usb1\": port"},
 		{"usb_allow = 1:2:a%zz", "f:1: usb_allow: \"1:2:a%zz\": serial"},
 		{strings.Repeat("usb_allow = 1:2\n", maxUSBAllow+1), fmt.Sprintf("f:%d: usb_allow: more than %d entries", maxUSBAllow+1, maxUSBAllow)},
