@@ -127,16 +127,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *suite != "bookworm" && *suite != "trixie" {
-		return fmt.Errorf("-suite %q: want bookworm or trixie", *suite)
+	gi, err := findImage(*suite, initramfsTools)
+	if err != nil {
+		return fmt.Errorf("-suite %q: %w", *suite, err)
 	}
 	if *soak > 0 {
 		*only, *repeat = "poweroff", *soak
 	}
 	var img *imageBuild
 	if *cache != "" {
-		var err error
-		if img, err = buildImage(ctx, *cache, *suite, "", stderr); err != nil {
+		if img, err = gi.build(ctx, *cache, stderr); err != nil {
 			return err
 		}
 		*imageDir = img.Dir
@@ -282,36 +282,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d scenarios failed or did not run: %s", len(chosen)-len(recs)+len(failed), strings.Join(failed, ", "))
 	}
 	return nil
-}
-
-// imageBuild is how the guest image was had: built now, or found in the
-// cache with the same recipe.
-type imageBuild struct {
-	Dir     string  `json:"dir"`
-	Built   bool    `json:"built"`
-	Seconds float64 `json:"seconds"`
-}
-
-// buildImage runs build-image.sh, which prints the image's directory and,
-// only when it builds, what it does on stderr.
-func buildImage(ctx context.Context, cache, suite, flavour string, stderr io.Writer) (*imageBuild, error) {
-	start := time.Now()
-	var log strings.Builder
-	args := []string{"qemu-tests/fullsys/build-image.sh", cache, suite}
-	if flavour != "" {
-		args = append(args, flavour)
-	}
-	cmd := exec.CommandContext(ctx, "sh", args...)
-	cmd.Stderr = io.MultiWriter(stderr, &log)
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("build-image.sh %s: %w", cache, err)
-	}
-	return &imageBuild{
-		Dir:     strings.TrimSpace(string(out)),
-		Built:   strings.Contains(log.String(), "debootstrap"),
-		Seconds: time.Since(start).Seconds(),
-	}, nil
 }
 
 // prepare copies the root disk, formats a fresh LUKS2 volume with a new

@@ -139,7 +139,12 @@ func dracut(ctx context.Context, r *Record, e *env) {
 		r.fail("dracut: needs -cache, to build the dracut flavour of the image")
 		return
 	}
-	img, err := buildImage(ctx, e.cache, e.suite, "dracut", e.console)
+	gi, err := findImage(e.suite, dracutTool)
+	if err != nil {
+		r.fail("dracut: %v", err)
+		return
+	}
+	img, err := gi.build(ctx, e.cache, e.console)
 	if err != nil {
 		r.fail("%v", err)
 		return
