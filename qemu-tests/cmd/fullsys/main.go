@@ -185,6 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"check", checkScenario, tierTest},
 		{"sigkill", sigkill, tierAll},
 		{"dracut", dracut, tierAll},
+		{"keyring-linked", keyringLinked, tierAll},
 		{"poweroff", poweroff, tierByName},
 		{"peer-kicksecure", peerKicksecure, tierByName},
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ramwipe/ramwipe/qemu-tests/lab"
+)
+
+// linkedKey is where the keyring scenario links the data volume's key,
+// as a crypttab link-volume-key= (systemd 256 and later) or cryptsetup's
+// --link-vk-to-keyring would: a logon key in root's user keyring.
+const linkedKey = "ramwipe-lab:vk"
+
+// attachLinked closes the data volume and opens it again with systemd's
+// own code for crypttab (systemd-cryptsetup attach) and the option
+// link-volume-key=, then mounts it: the volume key is now also the payload
+// of a key in root's user keyring. Nothing of it is written to the disk,
+// which later scenarios share. It fails the record unless /proc/keys
+// lists the key.
+func (g *guest) attachLinked(ctx context.Context, r *Record) bool {
+	cmd := "systemctl stop data.mount systemd-cryptsetup@data.service && " +
+		"/usr/bin/systemd-cryptsetup attach data /dev/vdb /etc/ramwipe-lab/data.pass luks,link-volume-key=@u::%logon:" + linkedKey + " && " +
+		"mount /dev/mapper/data /data && grep -c 'logon .*" + linkedKey + "' /proc/keys"
+	out, ok := g.must(ctx, r, cmd, 2*time.Minute)
+	if !ok {
+		return false
+	}
+	if f := strings.Fields(out); len(f) == 0 || f[len(f)-1] != "1" {
+		r.fail("keyring: /proc/keys should list one key %s after systemd-cryptsetup attach with link-volume-key=\n%s", linkedKey, indent(out))
+		return false
+	}
+	r.check("linked", "systemd-cryptsetup attach … link-volume-key=@u::%logon:"+linkedKey+": the key is in /proc/keys")
+	return true
+}
+
+// keyringLinked: a LUKS2 volume whose key systemd linked into a kernel
+// keyring (crypttab link-volume-key=, as RHEL's kdump and TPM enrolment
+// tools set up). Two boots of the same guest, each with the key linked:
+//
+//   - the control: the dm-crypt key erased alone (dmsetup suspend, key
+//     wipe), then an immediate power-off (sysrq o): the linked copy must
+//     still be in the dump, so that the lab can see it;
+//   - ramwipe: ramwiped degraded (it cannot load a wipe image), the panic
+//     chord: the keys are erased, the keyring swept, the machine powered
+//     off without a memory wipe. No trace of the key may be left.
+func keyringLinked(ctx context.Context, r *Record, e *env) {
+	if e.suite == "bookworm" {
+		r.check("skipped", "systemd 252 (bookworm) has no link-volume-key=; the memory lab's crypt-degraded covers keys linked by hand")
+		return
+	}
+	if !keyringControl(ctx, r, e) {
+		return
+	}
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	if !g.attachLinked(ctx, r) {
+		return
+	}
+	// Degraded: a -kernel that is no kernel, in a drop-in under /run
+	// (gone at the next boot), so that the panic is the key erase alone.
+	dropIn := "mkdir -p /run/systemd/system/ramwiped.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/ramwiped --armed -kernel /etc/ramwipe/ramwipe.conf\\n' > /run/systemd/system/ramwiped.service.d/lab-degraded.conf && systemctl daemon-reload && systemctl restart ramwiped"
+	if _, ok := g.must(ctx, r, dropIn, 2*time.Minute); !ok {
+		return
+	}
+	out, rc, err := g.sh(ctx, "sleep 2; ramwipe status", time.Minute)
+	if err != nil || rc != 1 || !strings.Contains(out, "NO WIPE IMAGE LOADED") {
+		r.fail("keyring: ramwiped should be degraded with no wipe image (exit 1), got exit %d %v\n%s", rc, err, indent(out))
+		return
+	}
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	t := time.Now()
+	if err := lab.PressChord(ctx, g.vm); err != nil {
+		r.fail("chord: %v", err)
+		return
+	}
+	if !g.offAndScan(ctx, r, e, sc, t, "hotkey_degraded") {
+		return
+	}
+	var swept []string
+	for _, l := range g.vm.Lines() {
+		if l.At.After(t) && strings.Contains(l.Text, "ramwipe: keyring") {
+			swept = append(swept, strings.TrimSpace(l.Text))
+		}
+	}
+	r.check("sweep", strings.Join(swept, " | "))
+	if r.Summary != "" {
+		r.fail("keyring: the wipe image ran (%q): this scenario is the key erase alone", r.Summary)
+	}
+	if k := r.KeyPost; k == nil || k.Total() > 0 {
+		r.fail("keyring: after the key erase and the sweep, traces of the volume key are left: %s", k)
+	}
+	r.check("key_after_erase", fmt.Sprintf("%s; canaries kept %.1f %% (no memory wipe ran)", r.KeyPost, 100*r.Post.FoundFraction))
+}
+
+// keyringControl is keyringLinked's negative control, on a guest of its
+// own: the linked copy survives the dm-crypt key erase alone.
+func keyringControl(ctx context.Context, r *Record, e *env) bool {
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return false
+	}
+	defer g.vm.Close("")
+	if !g.attachLinked(ctx, r) {
+		return false
+	}
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return false
+	}
+	pre := *r.KeyPre
+	t := time.Now()
+	if _, ok := g.must(ctx, r, "dmsetup suspend data && dmsetup message data 0 key wipe", time.Minute); !ok {
+		return false
+	}
+	if err := g.vm.Send("echo o > /proc/sysrq-trigger"); err != nil {
+		r.fail("control: sysrq o: %v", err)
+		return false
+	}
+	if err := g.vm.Wait(ctx); err != nil {
+		r.fail("control: the guest did not power off: %v", err)
+		return false
+	}
+	_, keyPost, err := g.vm.DumpScan(ctx, sc.Post, e.key)
+	g.vm.Close("")
+	if err != nil {
+		r.fail("control: post dump: %v", err)
+		return false
+	}
+	r.time("control_erase_to_off", g.vm.ExitAt.Sub(t))
+	if keyPost == nil || keyPost.Raw+keyPost.Halves == 0 {
+		r.fail("negative control: after the dm-crypt key erase alone the linked key left no copy in the dump (%s): the lab cannot see a keyring copy", keyPost)
+		return false
+	}
+	r.check("control", fmt.Sprintf("before: %s; after the dm-crypt key erase alone and sysrq o: %s (the keyring's copy)", &pre, keyPost))
+	r.KeyPre, r.Pre = nil, nil
+	return true
+}
