@@ -1,15 +1,22 @@
-// Package keyring invalidates the disk-encryption keys that cryptsetup and
-// systemd keep in the kernel keyrings.
+// Package keyring invalidates the secret keys in the kernel keyrings: the
+// disk-encryption keys that cryptsetup and systemd keep there, and every
+// other key whose payload is a secret.
 //
 // Those are LUKS2 volume keys, which cryptsetup loads into the kernel as
-// type logon, description "cryptsetup:<uuid>-d<digest>", and the passphrase
-// that systemd caches in root's user keyring as type user, description
-// "cryptsetup" (see [Key.Disk]). [Parse] reads /proc/keys; [Sweeper.Sweep]
-// calls keyctl(KEYCTL_INVALIDATE) on every such key (KEYCTL_REVOKE on one
-// it may write but not search), never stopping at a failure, then waits
-// (bounded) until the kernel no longer lists them. [Open] opens /proc/keys when arming, so that a sweep opens no
-// file and touches no disk (procfs answers a pread of the open file from
-// kernel memory).
+// type logon, description "cryptsetup:<uuid>-d<digest>", and which
+// crypttab's link-volume-key= (systemd 256 and later) or cryptsetup's
+// --link-vk-to-keyring link under any description and as logon or user
+// keys; the passphrase that systemd caches in root's user keyring as type
+// user, description "cryptsetup" (see [Key.Disk]); and any other logon,
+// user, encrypted, trusted or big_key key ([Key.Secret]): a panic ends the
+// system, so no key's loss matters, while a key left behind may be a disk
+// key under a name no list foresaw. [Parse] reads /proc/keys;
+// [Sweeper.Sweep] calls keyctl(KEYCTL_INVALIDATE) on every such key
+// (KEYCTL_REVOKE on one it may write but not search), never stopping at a
+// failure, then waits (bounded) until the kernel no longer lists them.
+// [Open] opens /proc/keys when arming, so that a sweep opens no file and
+// touches no disk (procfs answers a pread of the open file from kernel
+// memory).
 //
 // Needs: Linux with CONFIG_KEYS; root, to see and invalidate root's keys
 // (/proc/keys lists only the keys the caller may view; KEYCTL_INVALIDATE

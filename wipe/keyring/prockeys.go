@@ -17,12 +17,30 @@ type Key struct {
 
 func (k Key) String() string { return fmt.Sprintf("%08x %s %q", k.ID, k.Type, k.Description) }
 
-// Disk reports whether k is a disk-encryption key: a LUKS2 volume key that
-// cryptsetup loaded (type logon, description "cryptsetup:<uuid>-d<digest>")
-// or a passphrase that systemd cached (type user, description "cryptsetup").
+// Disk reports whether k is, or may be, a disk-encryption key: any key of
+// type logon, the type the kernel's disk and file-system encryption reads
+// (cryptsetup loads a LUKS2 volume key as "cryptsetup:<uuid>-d<digest>",
+// and crypttab's link-volume-key= or cryptsetup --link-vk-to-keyring link
+// one under any description the admin chose, such as RHEL kdump's
+// "kdump-cryptsetup:vk-<uuid>"), or the passphrase systemd caches (type
+// user, description "cryptsetup"). A volume key linked as a user key under
+// another name is not told apart here: see [Key.Secret].
 func (k Key) Disk() bool {
-	return k.Type == "logon" && strings.HasPrefix(k.Description, "cryptsetup:") ||
-		k.Type == "user" && k.Description == "cryptsetup"
+	return k.Type == "logon" || k.Type == "user" && k.Description == "cryptsetup"
+}
+
+// Secret reports whether a panic takes k out of the keyrings: every key
+// whose payload is a secret in kernel memory, that is of type logon, user
+// (link-volume-key= links a volume key as a user key unless told
+// "%logon:", under any name; Kerberos tickets, other passphrases),
+// encrypted, trusted or big_key. Every [Key.Disk] key is one. A panic ends
+// the system, so no key's loss matters; a key left behind might.
+func (k Key) Secret() bool {
+	switch k.Type {
+	case "logon", "user", "encrypted", "trusted", "big_key":
+		return true
+	}
+	return false
 }
 
 // ErrMalformed is returned by [Parse] for lines it cannot read.

@@ -103,13 +103,37 @@ func TestDisk(t *testing.T) {
 		{Key{1, "user", "cryptsetup"}, true},
 		{Key{1, "user", "cryptsetup:x"}, false},
 		{Key{1, "user", "cryptsetup-other"}, false},
-		{Key{1, "logon", "cryptsetup"}, false},
-		{Key{1, "logon", "fscrypt:abcd"}, false},
+		{Key{1, "logon", "cryptsetup"}, true},
+		{Key{1, "logon", "kdump-cryptsetup:vk-6f4b1f51"}, true}, // link-volume-key=, any name
+		{Key{1, "logon", "fscrypt:abcd"}, true},
 		{Key{1, "keyring", "cryptsetup"}, false},
 		{Key{1, "big_key", "cryptsetup"}, false},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.key.Disk(), "%v.Disk()", tt.key)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	tests := []struct {
+		key  Key
+		want bool
+	}{
+		{Key{1, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0"}, true},
+		{Key{1, "user", "cryptsetup"}, true},
+		{Key{1, "user", "vk"}, true}, // link-volume-key=@u::vk links a user key
+		{Key{1, "encrypted", "evm-key"}, true},
+		{Key{1, "trusted", "kmk"}, true},
+		{Key{1, "big_key", "x"}, true},
+		{Key{1, "keyring", "_ses"}, false},
+		{Key{1, "asymmetri", "Debian Secure Boot CA"}, false},
+		{Key{1, "id_resolv", "uid:1000"}, false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.key.Secret(), "%v.Secret()", tt.key)
+		if tt.key.Disk() {
+			assert.True(t, tt.key.Secret(), "every disk key is secret: %v", tt.key)
+		}
 	}
 }
 

@@ -25,8 +25,9 @@ const (
 // go test may drop this machine's keys.
 var ErrInTest = errors.New("refused in a test binary")
 
-// Sweeper invalidates the disk-encryption keys ([Key.Disk]) in the kernel
-// keyrings. Build it with [Open] when arming; set Logf before the first
+// Sweeper invalidates the secret keys ([Key.Secret]: disk-encryption keys
+// under any name, and every other logon, user, encrypted, trusted or
+// big_key key it may view) in the kernel keyrings. Build it with [Open] when arming; set Logf before the first
 // call. A zero Sweeper works too, but opens /proc/keys at each sweep.
 // Its methods may be called concurrently; they run one at a time.
 type Sweeper struct {
@@ -214,8 +215,9 @@ func (s *Sweeper) settle() {
 	time.Sleep(d)
 }
 
-// diskKeys reads /proc/keys and returns its disk-encryption keys, and any
-// error: with malformed lines or a cut listing, the keys it could read.
+// diskKeys reads /proc/keys and returns its secret keys ([Key.Secret]),
+// and any error: with malformed lines or a cut listing, the keys it could
+// read.
 func (s *Sweeper) diskKeys() ([]Key, error) {
 	b, err := s.read()
 	if b == nil {
@@ -224,7 +226,7 @@ func (s *Sweeper) diskKeys() ([]Key, error) {
 	keys, perr := Parse(b)
 	var disk []Key
 	for _, k := range keys {
-		if k.Disk() {
+		if k.Secret() {
 			disk = append(disk, k)
 		}
 	}

@@ -68,7 +68,16 @@ func (k *fakeKeyctl) keyctl(cmd int, id int32) error {
 }
 
 func TestSweep(t *testing.T) {
-	const vk, pass = 0x0c5aa4e9, 0x1b2f0c33 // sample's disk keys
+	// sample's secret keys: a volume key and systemd's passphrase cache,
+	// another user's user key root may view, an fscrypt key.
+	const vk, pass, other, fscrypt = 0x0c5aa4e9, 0x1b2f0c33, 0x3f00aa01, 0x04d0e0f1
+	// Volume keys linked under names the admin chose: crypttab's
+	// link-volume-key=@u::%logon:kdump-cryptsetup:vk-<uuid> (RHEL's kdump)
+	// and link-volume-key=@u::vk (the default type, user).
+	const linked = `11111111 I--Q---     1 perm 3f010000     0     0 logon     kdump-cryptsetup:vk-6f4b1f51: 64
+22222222 I--Q---     1 perm 3f010000     0     0 user      vk: 64
+2e9a7f10 I--Q---     2 perm 3f030000     0     0 keyring   _ses: 1
+`
 	tests := []struct {
 		name                 string
 		content              string
@@ -77,28 +86,29 @@ func TestSweep(t *testing.T) {
 		wantInval, wantRevok []int32
 		wantErrs             []string
 	}{
-		{name: "sample", content: sample, wantN: 2, wantInval: []int32{vk, pass}},
+		{name: "sample", content: sample, wantN: 4, wantInval: []int32{vk, pass, other, fscrypt}},
+		{name: "volume keys linked under any name", content: linked, wantN: 2, wantInval: []int32{0x11111111, 0x22222222}},
 		{name: "none", content: "2e9a7f10 I--Q---     2 perm 3f030000     0     0 keyring   _ses: 1\n", wantN: 0},
 		{
 			name: "no search permission: revoked instead", content: sample,
 			k:     fakeKeyctl{noSearch: map[int32]bool{vk: true}},
-			wantN: 2, wantInval: []int32{pass}, wantRevok: []int32{vk},
+			wantN: 4, wantInval: []int32{pass, other, fscrypt}, wantRevok: []int32{vk},
 		},
 		{
 			name: "neither: reported, the rest swept", content: sample,
 			k:         fakeKeyctl{noSearch: map[int32]bool{vk: true}, noWrite: map[int32]bool{vk: true}},
-			wantN:     1,
-			wantInval: []int32{pass},
+			wantN:     3,
+			wantInval: []int32{pass, other, fscrypt},
 			wantErrs:  []string{`0c5aa4e9 logon "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0": neither invalidated (permission denied) nor revoked (permission denied): its payload stays in RAM until the memory wipe`},
 		},
 		{
 			name: "a key revoked by someone else is no error", content: sample,
 			k:     fakeKeyctl{dead: map[int32]bool{pass: true}},
-			wantN: 1, wantInval: []int32{vk},
+			wantN: 3, wantInval: []int32{vk, other, fscrypt},
 		},
 		{
 			name: "a bad line is reported, the rest swept", content: "garbage\n" + sample,
-			wantN: 2, wantInval: []int32{vk, pass}, wantErrs: []string{"malformed /proc/keys line: 1 bad lines; line 1"},
+			wantN: 4, wantInval: []int32{vk, pass, other, fscrypt}, wantErrs: []string{"malformed /proc/keys line: 1 bad lines; line 1"},
 		},
 	}
 	for _, tt := range tests {
@@ -124,19 +134,26 @@ func TestSweep(t *testing.T) {
 			assert.Equal(t, tt.wantRevok, k.revoked, "revoked")
 			keys, _ := Parse([]byte(tt.content))
 			for _, key := range keys {
-				if key.Disk() {
-					assert.Contains(t, strings.Join(logs, "\n"), fmt.Sprintf("%08x", key.ID), "every disk key is logged")
+				if key.Secret() {
+					assert.Contains(t, strings.Join(logs, "\n"), fmt.Sprintf("%08x", key.ID), "every secret key is logged")
 				}
 			}
 		})
 	}
 }
 
+// twoDiskKeys is a listing with a volume key and systemd's passphrase
+// cache as its only secret keys.
+const twoDiskKeys = `0c5aa4e9 I--Q---     1 perm 3f010000     0     0 logon     cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0: 64
+1b2f0c33 I--Q---     1  99s 3f010000     0     0 user      cryptsetup: 19
+2e9a7f10 I--Q---     2 perm 3f030000     0     0 keyring   _ses: 1
+`
+
 // A revoked key stays listed (the kernel keeps its husk for
 // kernel.keys.gc_delay): the sweep does not wait for it, but pauses for its
 // payload's RCU callback.
 func TestSweepRevokedOnlyPauses(t *testing.T) {
-	path := procKeysFile(t, sample)
+	path := procKeysFile(t, twoDiskKeys)
 	k := &fakeKeyctl{path: path, noSearch: map[int32]bool{0x0c5aa4e9: true, 0x1b2f0c33: true}}
 	s, err := open(path, k.keyctl)
 	require.NoError(t, err)
@@ -156,7 +173,7 @@ func TestSweepRevokedOnlyPauses(t *testing.T) {
 // A key the garbage collector has not destroyed within GCWait is reported;
 // one it destroys ends the wait.
 func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
-	path := procKeysFile(t, sample)
+	path := procKeysFile(t, twoDiskKeys)
 	k := &fakeKeyctl{path: path, gcStuck: true}
 	s, err := open(path, k.keyctl)
 	require.NoError(t, err)
@@ -166,7 +183,7 @@ func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
 	assert.Equal(t, 2, n)
 	assert.ErrorContains(t, err, "2 of 2 invalidated keys still listed after 5ms")
 
-	path = procKeysFile(t, sample)
+	path = procKeysFile(t, twoDiskKeys)
 	k = &fakeKeyctl{path: path}
 	s, err = open(path, k.keyctl)
 	require.NoError(t, err)
@@ -182,7 +199,7 @@ func TestSweepWaitsForTheGarbageCollector(t *testing.T) {
 }
 
 func TestSweepReadsTheOpenFile(t *testing.T) {
-	p := procKeysFile(t, sample)
+	p := procKeysFile(t, twoDiskKeys)
 	k := &fakeKeyctl{path: p + ".moved"}
 	s, err := open(p, k.keyctl)
 	require.NoError(t, err)
@@ -202,7 +219,7 @@ func TestSweepReadsTheOpenFile(t *testing.T) {
 func TestSweepGrowsTheBuffer(t *testing.T) {
 	var b strings.Builder
 	for i := range 2000 {
-		fmt.Fprintf(&b, "%08x I--Q---     1 perm 3f010000  1000  1000 user      other-%d: 5\n", 0x100+i, i)
+		fmt.Fprintf(&b, "%08x I--Q---     1 perm 3f030000  1000  1000 keyring   other-%d: 1\n", 0x100+i, i)
 	}
 	b.WriteString("7ffffff0 I--Q---     1 perm 3f010000     0     0 logon     cryptsetup:last-d0: 64\n")
 	require.Greater(t, b.Len(), initialBufSize)
