@@ -73,6 +73,11 @@ func keyringLinked(ctx context.Context, r *Record, e *env) {
 		r.fail("keyring: ramwiped should be degraded with no wipe image (exit 1), got exit %d %v\n%s", rc, err, indent(out))
 		return
 	}
+	// What the sweep will find, and its notices on the console (loglevel
+	// 5 shows warnings only).
+	if out, ok := g.must(ctx, r, "awk '$8 ~ /^(logon|user|encrypted|trusted|big_key)$/' /proc/keys; dmesg -n 6", time.Minute); ok {
+		r.check("secret_keys_before", strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", " | ")), " "))
+	}
 	sc := g.plant(ctx, r, e)
 	if sc == nil {
 		return
