@@ -13,7 +13,11 @@
 // key under a name no list foresaw. [Parse] reads /proc/keys;
 // [Sweeper.Sweep] calls keyctl(KEYCTL_INVALIDATE) on every such key
 // (KEYCTL_REVOKE on one it may write but not search), never stopping at a
-// failure, then waits (bounded) until the kernel no longer lists them.
+// failure, then waits (bounded) until the kernel no longer lists them —
+// except the kernel's own keys (no Q flag in /proc/keys, such as the block
+// layer's SED-OPAL "opal-boot-pin"), which it invalidates but does not wait
+// for, since the kernel's reference keeps them. systemd's "invocation_id"
+// user keys are no secret and are left alone.
 // [Open] opens /proc/keys when arming, so that a sweep opens no file and
 // touches no disk (procfs answers a pread of the open file from kernel
 // memory).

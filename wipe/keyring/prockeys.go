@@ -13,6 +13,10 @@ type Key struct {
 	ID          int32 // serial number, as keyctl(2) takes it
 	Type        string
 	Description string
+	// Kernel: the key is charged to no user's quota (no Q flag): the
+	// kernel made it for itself, as the block layer's SED-OPAL
+	// "opal-boot-pin", and keeps a reference to it.
+	Kernel bool
 }
 
 func (k Key) String() string { return fmt.Sprintf("%08x %s %q", k.ID, k.Type, k.Description) }
@@ -35,10 +39,14 @@ func (k Key) Disk() bool {
 // "%logon:", under any name; Kerberos tickets, other passphrases),
 // encrypted, trusted or big_key. Every [Key.Disk] key is one. A panic ends
 // the system, so no key's loss matters; a key left behind might.
+// One name is known not to be a secret: systemd puts each unit's
+// invocation ID (public: the journal has it) in a user key "invocation_id".
 func (k Key) Secret() bool {
 	switch k.Type {
-	case "logon", "user", "encrypted", "trusted", "big_key":
+	case "logon", "encrypted", "trusted", "big_key":
 		return true
+	case "user":
+		return k.Description != "invocation_id"
 	}
 	return false
 }
@@ -129,7 +137,7 @@ func parseLine(line string) (Key, error) {
 			desc = desc[:i]
 		}
 	}
-	return Key{ID: id, Type: typ, Description: desc}, nil
+	return Key{ID: id, Type: typ, Description: desc, Kernel: !strings.Contains(flags, "Q")}, nil
 }
 
 // parseSerial reads a key serial printed with %08x: positive, 31 bits.

@@ -32,34 +32,34 @@ func TestParse(t *testing.T) {
 			name: "sample",
 			in:   sample,
 			want: []Key{
-				{0x0c5aa4e9, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0"},
-				{0x1b2f0c33, "user", "cryptsetup"},
-				{0x2e9a7f10, "keyring", "_ses"},
-				{0x3f00aa01, "user", "cryptsetup-other"},
-				{0x04d0e0f1, "logon", "fscrypt:abcd"},
-				{0x05000001, "keyring", ".builtin_trusted_keys"},
-				{0x06000002, "asymmetri", "Debian Secure Boot CA: 6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1"},
+				{0x0c5aa4e9, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0", false},
+				{0x1b2f0c33, "user", "cryptsetup", false},
+				{0x2e9a7f10, "keyring", "_ses", false},
+				{0x3f00aa01, "user", "cryptsetup-other", false},
+				{0x04d0e0f1, "logon", "fscrypt:abcd", false},
+				{0x05000001, "keyring", ".builtin_trusted_keys", false},
+				{0x06000002, "asymmetri", "Debian Secure Boot CA: 6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1", false},
 			},
 		},
 		{
 			name: "negative key: no summary",
 			in:   "00000007 I----N-     1 perm 3f010000     0     0 user      cryptsetup: neg\n",
-			want: []Key{{7, "user", "cryptsetup: neg"}},
+			want: []Key{{7, "user", "cryptsetup: neg", true}},
 		},
 		{
 			name: "uninstantiated key: no summary",
 			in:   "00000007 -------     1 perm 3f010000     0     0 user      a: b\n",
-			want: []Key{{7, "user", "a: b"}},
+			want: []Key{{7, "user", "a: b", true}},
 		},
 		{
 			name: "spaces in the description are kept",
 			in:   "00000007 I------     1 perm 3f010000     0     0 user        two  spaces : 3\n",
-			want: []Key{{7, "user", "  two  spaces "}},
+			want: []Key{{7, "user", "  two  spaces ", true}},
 		},
 		{
 			name: "wide usage and uid columns",
 			in:   "7fffffff I------ 123456 perm 3f010000 4294967294 4294967294 logon     cryptsetup:x-d1: 32",
-			want: []Key{{0x7fffffff, "logon", "cryptsetup:x-d1"}},
+			want: []Key{{0x7fffffff, "logon", "cryptsetup:x-d1", true}},
 		},
 		{
 			name:    "bad lines are skipped and counted",
@@ -98,16 +98,16 @@ func TestDisk(t *testing.T) {
 		key  Key
 		want bool
 	}{
-		{Key{1, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0"}, true},
-		{Key{1, "logon", "cryptsetup:"}, true},
-		{Key{1, "user", "cryptsetup"}, true},
-		{Key{1, "user", "cryptsetup:x"}, false},
-		{Key{1, "user", "cryptsetup-other"}, false},
-		{Key{1, "logon", "cryptsetup"}, true},
-		{Key{1, "logon", "kdump-cryptsetup:vk-6f4b1f51"}, true}, // link-volume-key=, any name
-		{Key{1, "logon", "fscrypt:abcd"}, true},
-		{Key{1, "keyring", "cryptsetup"}, false},
-		{Key{1, "big_key", "cryptsetup"}, false},
+		{Key{1, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0", false}, true},
+		{Key{1, "logon", "cryptsetup:", false}, true},
+		{Key{1, "user", "cryptsetup", false}, true},
+		{Key{1, "user", "cryptsetup:x", false}, false},
+		{Key{1, "user", "cryptsetup-other", false}, false},
+		{Key{1, "logon", "cryptsetup", false}, true},
+		{Key{1, "logon", "kdump-cryptsetup:vk-6f4b1f51", false}, true}, // link-volume-key=, any name
+		{Key{1, "logon", "fscrypt:abcd", false}, true},
+		{Key{1, "keyring", "cryptsetup", false}, false},
+		{Key{1, "big_key", "cryptsetup", false}, false},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.key.Disk(), "%v.Disk()", tt.key)
@@ -119,15 +119,17 @@ func TestSecret(t *testing.T) {
 		key  Key
 		want bool
 	}{
-		{Key{1, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0"}, true},
-		{Key{1, "user", "cryptsetup"}, true},
-		{Key{1, "user", "vk"}, true}, // link-volume-key=@u::vk links a user key
-		{Key{1, "encrypted", "evm-key"}, true},
-		{Key{1, "trusted", "kmk"}, true},
-		{Key{1, "big_key", "x"}, true},
-		{Key{1, "keyring", "_ses"}, false},
-		{Key{1, "asymmetri", "Debian Secure Boot CA"}, false},
-		{Key{1, "id_resolv", "uid:1000"}, false},
+		{Key{1, "logon", "cryptsetup:6f4b1f51-7c34-4d07-a6a3-8b01d9e3b2c1-d0", false}, true},
+		{Key{1, "user", "cryptsetup", false}, true},
+		{Key{1, "user", "vk", false}, true}, // link-volume-key=@u::vk links a user key
+		{Key{1, "encrypted", "evm-key", false}, true},
+		{Key{1, "trusted", "kmk", false}, true},
+		{Key{1, "big_key", "x", false}, true},
+		{Key{1, "keyring", "_ses", false}, false},
+		{Key{1, "asymmetri", "Debian Secure Boot CA", false}, false},
+		{Key{1, "id_resolv", "uid:1000", false}, false},
+		{Key{1, "user", "invocation_id", false}, false}, // systemd's, not a secret
+		{Key{1, "user", "opal-boot-pin", true}, true},   // the kernel's SED-OPAL PIN
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.key.Secret(), "%v.Secret()", tt.key)
@@ -143,7 +145,11 @@ func format(keys []Key) []byte {
 	var b strings.Builder
 	for _, k := range keys {
 		typ := k.Type + strings.Repeat(" ", typeWidth-len(k.Type))
-		fmt.Fprintf(&b, "%08x I--Q--- %5d %4s %08x %5d %5d %s %s: %d\n", k.ID, 1, "perm", 0x3f010000, 0, 0, typ, k.Description, len(k.Description))
+		flags := "I--Q---"
+		if k.Kernel {
+			flags = "I------"
+		}
+		fmt.Fprintf(&b, "%08x %s %5d %4s %08x %5d %5d %s %s: %d\n", k.ID, flags, 1, "perm", 0x3f010000, 0, 0, typ, k.Description, len(k.Description))
 	}
 	return []byte(b.String())
 }

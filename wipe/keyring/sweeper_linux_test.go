@@ -229,7 +229,7 @@ func TestSweepGrowsTheBuffer(t *testing.T) {
 	defer s.Close()
 	keys, err := s.Keys()
 	require.NoError(t, err)
-	assert.Equal(t, []Key{{0x7ffffff0, "logon", "cryptsetup:last-d0"}}, keys)
+	assert.Equal(t, []Key{{0x7ffffff0, "logon", "cryptsetup:last-d0", false}}, keys)
 }
 
 func TestOpenMissing(t *testing.T) {
@@ -246,4 +246,28 @@ func TestRealInvalidateRefusedInTests(t *testing.T) {
 	n, err := s.Sweep()
 	assert.Equal(t, 0, n)
 	assert.ErrorIs(t, err, ErrInTest)
+}
+
+// The kernel's own keys (no Q flag), such as the SED-OPAL boot PIN, are
+// invalidated but not waited for: the kernel's reference keeps them
+// listed, and the panic must not wait GCWait for nothing. systemd's
+// invocation_id keys are no secret and are left alone.
+func TestSweepKernelKeyNotWaitedFor(t *testing.T) {
+	content := `2fe1efd7 I------     2 perm 000d0000     0     0 user      opal-boot-pin: 255
+0698e55b I--Q---     1 perm 0b0b0000     0     0 user      invocation_id: 16
+`
+	path := procKeysFile(t, content)
+	k := &fakeKeyctl{path: path, gcStuck: true}
+	s, err := open(path, k.keyctl)
+	require.NoError(t, err)
+	defer s.Close()
+	var logs []string
+	s.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	s.GCWait = time.Hour
+	s.Settle = time.Millisecond
+	n, err := s.Sweep()
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []int32{0x2fe1efd7}, k.invalidated)
+	assert.Contains(t, strings.Join(logs, "\n"), `2fe1efd7 user "opal-boot-pin" (the kernel's own key: not waited for)`)
 }
