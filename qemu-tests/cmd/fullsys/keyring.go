@@ -43,15 +43,17 @@ func (g *guest) attachLinked(ctx context.Context, r *Record) bool {
 //   - the control: the dm-crypt key erased alone (dmsetup suspend, key
 //     wipe), then an immediate power-off (sysrq o): the linked copy must
 //     still be in the dump, so that the lab can see it;
-//   - ramwipe: ramwiped degraded (it cannot load a wipe image), the panic
-//     chord: the keys are erased, the keyring swept, the machine powered
-//     off without a memory wipe. No trace of the key may be left.
+//   - ramwipe armed, the panic chord: keys erased, keyring swept, memory
+//     wiped: nothing of the old system may be left (as in hotkey);
+//   - ramwipe degraded (it cannot load a wipe image), the panic chord: the
+//     keys are erased, the keyring swept, the machine powered off without
+//     a memory wipe. No trace of the key may be left.
 func keyringLinked(ctx context.Context, r *Record, e *env) {
 	if e.suite == "bookworm" {
 		r.check("skipped", "systemd 252 (bookworm) has no link-volume-key=; the memory lab's crypt-degraded covers keys linked by hand")
 		return
 	}
-	if !keyringControl(ctx, r, e) {
+	if !keyringControl(ctx, r, e) || !keyringWiped(ctx, r, e) {
 		return
 	}
 	g := e.armedGuest(ctx, r)
@@ -104,6 +106,27 @@ func keyringLinked(ctx context.Context, r *Record, e *env) {
 		r.fail("keyring: after the key erase and the sweep, traces of the volume key are left: %s", k)
 	}
 	r.check("key_after_erase", fmt.Sprintf("%s; canaries kept %.1f %% (no memory wipe ran)", r.KeyPost, 100*r.Post.FoundFraction))
+}
+
+// keyringWiped is keyringLinked's armed boot: the chord wipes everything,
+// the linked key included.
+func keyringWiped(ctx context.Context, r *Record, e *env) bool {
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return false
+	}
+	defer g.vm.Close("")
+	if !g.attachLinked(ctx, r) {
+		return false
+	}
+	n := len(r.Failures)
+	g.wipeBy(ctx, r, e, "hotkey_armed", nil, func() error { return lab.PressChord(ctx, g.vm) })
+	if len(r.Failures) > n || r.Post == nil {
+		return false
+	}
+	r.check("armed_wipe", fmt.Sprintf("canary pages %d, old-system pages %d, key %s; %s", r.Post.CanaryExact+r.Post.CanaryPartial, r.Post.OldPages, r.KeyPost, r.Summary))
+	r.Pre, r.Post, r.KeyPre, r.KeyPost, r.Summary = nil, nil, nil, nil, ""
+	return true
 }
 
 // keyringControl is keyringLinked's negative control, on a guest of its
