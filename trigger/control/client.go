@@ -81,6 +81,8 @@ const busyRetry = 50 * time.Millisecond
 
 // Panic sends a panic request with do (a [Do] or [DoFirst] bound to its
 // socket paths), stamped with [Request.Sent], and returns the reply. It
+// first raises this process's priority to nice -20 where it may (as root),
+// so that a loaded machine does not hold the request back. It
 // sends again every 50 ms while the daemon is busy and ctx lasts, and once
 // more without the stamp if the daemon refuses the stamped request for
 // any reason but authorization (a daemon older than the stamp does): no
@@ -99,6 +101,7 @@ func Panic(ctx context.Context, do func(context.Context, Request) (Reply, error)
 			}
 		}
 	}
+	raisePriority()
 	r := Request{Command: CommandPanic, Sent: MonotonicNow()}
 	rep, err := send(r)
 	if err == nil && !rep.OK && !rep.Busy() && !rep.NotAuthorized() && r.Sent != 0 {

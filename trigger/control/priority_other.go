@@ -1,0 +1,6 @@
+//go:build !linux
+
+package control
+
+// raisePriority does nothing where ramwiped does not run.
+func raisePriority() {}
