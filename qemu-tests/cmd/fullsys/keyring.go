@@ -36,6 +36,20 @@ func (g *guest) attachLinked(ctx context.Context, r *Record) bool {
 	return true
 }
 
+// linkedGuest boots an armed guest whose data volume's key is linked
+// (attachLinked); nil, with the guest stopped, if either fails.
+func (e *env) linkedGuest(ctx context.Context, r *Record) *guest {
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return nil
+	}
+	if !g.attachLinked(ctx, r) {
+		g.vm.Close("")
+		return nil
+	}
+	return g
+}
+
 // keyringLinked: a LUKS2 volume whose key systemd linked into a kernel
 // keyring (crypttab link-volume-key=, as RHEL's kdump and TPM enrolment
 // tools set up). Two boots of the same guest, each with the key linked:
@@ -56,14 +70,11 @@ func keyringLinked(ctx context.Context, r *Record, e *env) {
 	if !keyringControl(ctx, r, e) || !keyringWiped(ctx, r, e) {
 		return
 	}
-	g := e.armedGuest(ctx, r)
+	g := e.linkedGuest(ctx, r)
 	if g == nil {
 		return
 	}
 	defer g.vm.Close("")
-	if !g.attachLinked(ctx, r) {
-		return
-	}
 	// Degraded: a -kernel that is no kernel, in a drop-in under /run
 	// (gone at the next boot), so that the panic is the key erase alone.
 	dropIn := "mkdir -p /run/systemd/system/ramwiped.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/ramwiped --armed -kernel /etc/ramwipe/ramwipe.conf\\n' > /run/systemd/system/ramwiped.service.d/lab-degraded.conf && systemctl daemon-reload && systemctl restart ramwiped"
@@ -111,14 +122,11 @@ func keyringLinked(ctx context.Context, r *Record, e *env) {
 // keyringWiped is keyringLinked's armed boot: the chord wipes everything,
 // the linked key included.
 func keyringWiped(ctx context.Context, r *Record, e *env) bool {
-	g := e.armedGuest(ctx, r)
+	g := e.linkedGuest(ctx, r)
 	if g == nil {
 		return false
 	}
 	defer g.vm.Close("")
-	if !g.attachLinked(ctx, r) {
-		return false
-	}
 	n := len(r.Failures)
 	g.wipeBy(ctx, r, e, "hotkey_armed", nil, func() error { return lab.PressChord(ctx, g.vm) })
 	if len(r.Failures) > n || r.Post == nil {
@@ -132,14 +140,11 @@ func keyringWiped(ctx context.Context, r *Record, e *env) bool {
 // keyringControl is keyringLinked's negative control, on a guest of its
 // own: the linked copy survives the dm-crypt key erase alone.
 func keyringControl(ctx context.Context, r *Record, e *env) bool {
-	g := e.armedGuest(ctx, r)
+	g := e.linkedGuest(ctx, r)
 	if g == nil {
 		return false
 	}
 	defer g.vm.Close("")
-	if !g.attachLinked(ctx, r) {
-		return false
-	}
 	sc := g.plant(ctx, r, e)
 	if sc == nil {
 		return false
