@@ -656,6 +656,8 @@ func TestPrioritySocketBeatsFlood(t *testing.T) {
 			var n atomic.Int32
 			s := &Server{
 				Path: path, GID: os.Getgid(), Handler: echo, ReadTimeout: time.Minute, Logf: t.Logf,
+				// Unpaced: the queue, not the pace, is what this measures.
+				strangerEvery: time.Nanosecond,
 				// The main socket's first flood connections are a
 				// stranger's, slow to take in; then root's request.
 				peer: func(c *net.UnixConn) (Peer, error) {
@@ -722,4 +724,51 @@ func TestListenWithoutPrioritySocket(t *testing.T) {
 	path, log := start(t, s) // Listen succeeds: the control socket serves without it
 	assert.True(t, log.has("priority socket", "root and the group use "+path+" only"), "log:\n%s", log)
 	assert.Equal(t, Reply{OK: true, Text: "done status"}, do(t, path, Request{Command: CommandStatus}))
+}
+
+func TestPacer(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var slept []time.Duration
+	p := &pacer{every: 10 * time.Millisecond, burst: 3, now: func() time.Time { return now },
+		sleep: func(_ context.Context, d time.Duration) { slept = append(slept, d); now = now.Add(d) }}
+	for range 5 {
+		p.wait(context.Background())
+	}
+	assert.Equal(t, []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}, slept, "a burst of 3 free, then one every 10 ms")
+	slept = nil
+	now = now.Add(time.Minute) // a quiet minute earns the burst back, no more
+	for range 4 {
+		p.wait(context.Background())
+	}
+	assert.Equal(t, []time.Duration{10 * time.Millisecond}, slept)
+}
+
+// TestServePacesStrangersOnly: the accept loop waits after refusing a
+// stranger beyond the burst, and never after an authorized peer.
+func TestServePacesStrangersOnly(t *testing.T) {
+	const strangers, roots = strangerBurst + 15, 30
+	var n atomic.Int32
+	var sleeps atomic.Int32
+	s := &Server{
+		GID: 4242, Handler: echo,
+		// A pace of an hour: the real clock's advance during the test
+		// earns no token back, so every stranger past the burst waits.
+		strangerEvery: time.Hour,
+		sleep:         func(context.Context, time.Duration) { sleeps.Add(1) },
+		peer: func(*net.UnixConn) (Peer, error) {
+			if i := n.Add(1); i%2 == 0 && i <= 2*strangers { // every other, then root alone
+				return Peer{PID: 666, UID: 1000, GID: 1000}, nil
+			}
+			return root, nil
+		},
+	}
+	path, _ := start(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2*strangers + roots {
+		_, err := Do(ctx, path, Request{Command: CommandStatus})
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, strangers, s.Refused())
+	assert.EqualValues(t, strangers-strangerBurst, sleeps.Load(), "one wait per stranger past the burst, none for root")
 }
