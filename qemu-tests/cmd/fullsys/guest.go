@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -15,6 +16,21 @@ import (
 type guest struct {
 	vm     *lab.VM
 	booted time.Time // when the lab shell came up
+	// secret, if set, is counted in the dumps that plant and offAndScan
+	// take: secretPre and secretPost copies.
+	secret                []byte
+	secretPre, secretPost int
+}
+
+// counting wraps a dump's scan to count g.secret in it, into *n.
+func (g *guest) counting(scan func([]byte) lab.Scan, n *int) func([]byte) lab.Scan {
+	if g.secret == nil {
+		return scan
+	}
+	return func(ram []byte) lab.Scan {
+		*n = bytes.Count(ram, g.secret)
+		return scan(ram)
+	}
 }
 
 // boot starts the guest and waits for its lab shell.
@@ -199,7 +215,7 @@ func (g *guest) plant(ctx context.Context, r *Record, e *env) *lab.Scanner {
 		r.fail("the package's wipe image: %v", err)
 		return nil
 	}
-	pre, keyPre, err := g.vm.DumpScan(ctx, sc.Pre, e.key)
+	pre, keyPre, err := g.vm.DumpScan(ctx, g.counting(sc.Pre, &g.secretPre), e.key)
 	if err != nil {
 		r.fail("pre dump: %v", err)
 		return nil
@@ -228,7 +244,7 @@ func (g *guest) offAndScan(ctx context.Context, r *Record, e *env, sc *lab.Scann
 			}
 		}
 	}
-	post, keyPost, err := g.vm.DumpScan(ctx, sc.Post, e.key)
+	post, keyPost, err := g.vm.DumpScan(ctx, g.counting(sc.Post, &g.secretPost), e.key)
 	keep := ""
 	if e.keepRAM {
 		keep = filepath.Join(e.work, "ram-"+r.Name+".raw")

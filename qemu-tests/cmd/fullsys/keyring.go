@@ -177,3 +177,90 @@ func keyringControl(ctx context.Context, r *Record, e *env) bool {
 	r.KeyPre, r.Pre = nil, nil
 	return true
 }
+
+// askPasswordAttach closes the data volume and opens it again as crypttab
+// does for a volume without a key file: systemd-cryptsetup asks for the
+// passphrase through the password agents (the lab answers as an agent
+// would, with systemd-reply-password) and caches it in root's user keyring
+// as the user key "cryptsetup" for 150 s, for the next volume that asks.
+// That cache is what a boot with a typed passphrase leaves in a keyring.
+// It fails the record unless /proc/keys lists the key.
+func (g *guest) askPasswordAttach(ctx context.Context, r *Record) bool {
+	cmd := "systemctl stop systemd-ask-password-console.path systemd-ask-password-wall.path data.mount systemd-cryptsetup@data.service; " +
+		"sc=$(command -v systemd-cryptsetup || echo /usr/lib/systemd/systemd-cryptsetup); " +
+		"systemd-run --unit=lab-askpw --collect $sc attach data /dev/vdb none luks && " +
+		"for i in $(seq 150); do f=$(ls /run/systemd/ask-password/ask.* 2>/dev/null | head -n1); [ -n \"$f\" ] && break; sleep 0.2; done && " +
+		"grep -E '^(Message|Id)=' \"$f\" && " +
+		"/usr/lib/systemd/systemd-reply-password 1 \"$(sed -n 's/^Socket=//p' \"$f\")\" < /etc/ramwipe-lab/data.pass && " +
+		"for i in $(seq 150); do [ -e /dev/mapper/data ] && break; sleep 0.2; done && " +
+		"mount /dev/mapper/data /data && grep -E ' user +cryptsetup: ' /proc/keys"
+	out, ok := g.must(ctx, r, cmd, 2*time.Minute)
+	if !ok {
+		return false
+	}
+	if !strings.Contains(out, "cryptsetup:") {
+		r.fail("keyring: /proc/keys should list the user key cryptsetup (the ask-password cache) after the passphrase was given to systemd-cryptsetup through an agent\n%s", indent(out))
+		return false
+	}
+	r.check("cached", "systemd-cryptsetup asked through the password agents; the answer is cached: "+strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", " | ")), " "))
+	return true
+}
+
+// keyringAskPassword: the ask-password cache of a passphrase typed at
+// boot (the "cryptsetup" user key, 150 s), armed, the panic chord. The key
+// must be in /proc/keys right before the chord, ramwiped's sweep must name
+// it, and after the wipe neither the volume key nor the passphrase may be
+// left in RAM (before it, the dump holds the passphrase: the positive
+// control).
+func keyringAskPassword(ctx context.Context, r *Record, e *env) {
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return
+	}
+	defer g.vm.Close("")
+	g.secret = []byte(passphrase)
+	sc := g.plant(ctx, r, e)
+	if sc == nil {
+		return
+	}
+	if g.secretPre == 0 {
+		r.fail("positive control: the passphrase %q is nowhere in the dump before the trigger", passphrase)
+	}
+	// Attached after the pre-trigger dump: the cache lasts 150 s, less
+	// than planting and scanning take under TCG. The volume key is the
+	// same one the dump found.
+	if !g.askPasswordAttach(ctx, r) {
+		return
+	}
+	out, ok := g.must(ctx, r, "dmesg -n 6; grep -cE ' user +cryptsetup: ' /proc/keys", time.Minute)
+	if !ok {
+		return
+	}
+	if f := strings.Fields(out); len(f) == 0 || f[len(f)-1] != "1" {
+		r.fail("keyring: the ask-password cache expired before the chord (%q)", out)
+		return
+	}
+	t := time.Now()
+	if err := lab.PressChord(ctx, g.vm); err != nil {
+		r.fail("chord: %v", err)
+		return
+	}
+	if !g.offAndScan(ctx, r, e, sc, t, "hotkey_cached") {
+		return
+	}
+	r.wiped()
+	var swept []string
+	for _, l := range g.vm.Lines() {
+		if l.At.After(t) && strings.Contains(l.Text, "ramwipe: keyring") {
+			swept = append(swept, strings.TrimSpace(l.Text))
+		}
+	}
+	r.check("sweep", strings.Join(swept, " | "))
+	if !strings.Contains(strings.Join(swept, " "), "cryptsetup") {
+		r.fail("keyring: ramwiped's sweep did not name the cached key cryptsetup: %q", swept)
+	}
+	if g.secretPost > 0 {
+		r.fail("keyring: %d copies of the passphrase survived the wipe", g.secretPost)
+	}
+	r.check("passphrase_copies", fmt.Sprintf("before the trigger %d, after the wipe %d", g.secretPre, g.secretPost))
+}

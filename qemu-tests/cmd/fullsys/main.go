@@ -186,6 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"sigkill", sigkill, tierAll},
 		{"dracut", dracut, tierAll},
 		{"keyring-linked", keyringLinked, tierAll},
+		{"keyring-askpw", keyringAskPassword, tierAll},
 		{"poweroff", poweroff, tierByName},
 		{"peer-kicksecure", peerKicksecure, tierByName},
 	}

@@ -86,20 +86,20 @@ func markdown(reps []report) string {
 	}
 	b.WriteString("| scenario |")
 	for _, r := range reps {
-		fmt.Fprintf(&b, " %s: verdict | canary pages left | key traces left | trigger → keys, ms | kexec → off, s |", r.Kernel)
+		fmt.Fprintf(&b, " %s: verdict | canary pages left | old-system pages left | key traces left | trigger → keys, ms | kexec → off, s |", r.Kernel)
 	}
 	b.WriteString("\n|---|")
-	b.WriteString(strings.Repeat("---|---|---|---|---|", len(reps)))
+	b.WriteString(strings.Repeat("---|---|---|---|---|---|", len(reps)))
 	b.WriteString("\n")
 	for _, n := range names {
 		fmt.Fprintf(&b, "| %s |", n)
 		for i := range reps {
 			s, ok := byName[i][n]
 			if !ok {
-				b.WriteString(" — | | | | |")
+				b.WriteString(" — | | | | | |")
 				continue
 			}
-			fmt.Fprintf(&b, " %s | %s | %s | %s | %.1f |", verdict(s), canaries(s), keys(s), keysMS(s), s.Timings.KexecToOff)
+			fmt.Fprintf(&b, " %s | %s | %s | %s | %s | %.1f |", verdict(s), canaries(s), oldPages(s), keys(s), keysMS(s), s.Timings.KexecToOff)
 		}
 		b.WriteString("\n")
 	}
@@ -118,6 +118,13 @@ func canaries(s lab.Record) string {
 		return "—"
 	}
 	return fmt.Sprint(s.Post.CanaryExact + s.Post.CanaryPartial)
+}
+
+func oldPages(s lab.Record) string {
+	if s.Post == nil {
+		return "—"
+	}
+	return fmt.Sprint(s.Post.OldPages)
 }
 
 func keys(s lab.Record) string {
