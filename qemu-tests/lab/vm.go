@@ -88,22 +88,41 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Not cmd.StdoutPipe: its reader is closed by cmd.Wait as soon as QEMU
+	// exits, and whatever the console goroutine had not read yet — a
+	// loaded host's last lines, the wipe's summary among them — was lost.
+	// This pipe's reader sees every byte, then EOF.
+	stdout, consoleW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdout = consoleW
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	vm := &VM{RAMPath: ram.Name(), cfg: cfg, cmd: cmd, stdin: stdin, lines: make(chan Line, 4096), exited: make(chan struct{})}
 	vm.Started = time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	consoleW.Close() // QEMU holds its own copy
+	if err != nil {
+		stdout.Close()
 		os.Remove(ram.Name())
 		return nil, fmt.Errorf("lab: start %s: %w", cfg.QEMU, err)
 	}
-	go vm.readConsole(stdout)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		defer stdout.Close()
+		vm.readConsole(stdout)
+	}()
 	go func() {
 		err := cmd.Wait()
 		vm.ExitAt = time.Now()
+		// Exited means every console line is in: wait for the reader
+		// to reach EOF (bounded, should a child of QEMU hold the pipe).
+		select {
+		case <-drained:
+		case <-time.After(consoleDrain):
+		}
 		if err != nil && stderr.Len() > 0 {
 			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 		}
@@ -250,6 +269,10 @@ func (vm *VM) Console() io.Writer {
 	}
 	return vm.cfg.Console
 }
+
+// consoleDrain bounds the wait, once QEMU has exited, for the console
+// reader to take in what QEMU wrote before it exited.
+const consoleDrain = 10 * time.Second
 
 // ErrExited is returned by [VM.WaitLine] when the guest stopped first.
 var ErrExited = errors.New("guest exited")
