@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -17,18 +18,48 @@ type guest struct {
 	vm     *lab.VM
 	booted time.Time // when the lab shell came up
 	// secret, if set, is counted in the dumps that plant and offAndScan
-	// take: secretPre and secretPost copies.
+	// take: secretPre and secretPost.
 	secret                []byte
-	secretPre, secretPost int
+	secretPre, secretPost secretCount
+}
+
+// secretCount is how many copies of a secret a dump holds, and how many of
+// them sit where a kernel user key keeps its payload.
+type secretCount struct {
+	All int `json:"all"`
+	// Keyring: copies preceded, 8 bytes before, by their length as a
+	// 16-bit little-endian number: struct user_key_payload is an
+	// rcu_head (16 bytes), datalen (u16) and data aligned to 8 bytes.
+	Keyring int `json:"keyring"`
+}
+
+func (c secretCount) String() string {
+	return fmt.Sprintf("%d (%d shaped as a kernel user key's payload)", c.All, c.Keyring)
+}
+
+func countSecret(ram, secret []byte) secretCount {
+	var c secretCount
+	for off := 0; ; {
+		i := bytes.Index(ram[off:], secret)
+		if i < 0 {
+			return c
+		}
+		at := off + i
+		c.All++
+		if at >= 8 && binary.LittleEndian.Uint16(ram[at-8:]) == uint16(len(secret)) {
+			c.Keyring++
+		}
+		off = at + 1
+	}
 }
 
 // counting wraps a dump's scan to count g.secret in it, into *n.
-func (g *guest) counting(scan func([]byte) lab.Scan, n *int) func([]byte) lab.Scan {
+func (g *guest) counting(scan func([]byte) lab.Scan, n *secretCount) func([]byte) lab.Scan {
 	if g.secret == nil {
 		return scan
 	}
 	return func(ram []byte) lab.Scan {
-		*n = bytes.Count(ram, g.secret)
+		*n = countSecret(ram, g.secret)
 		return scan(ram)
 	}
 }

@@ -75,15 +75,7 @@ func keyringLinked(ctx context.Context, r *Record, e *env) {
 		return
 	}
 	defer g.vm.Close("")
-	// Degraded: a -kernel that is no kernel, in a drop-in under /run
-	// (gone at the next boot), so that the panic is the key erase alone.
-	dropIn := "mkdir -p /run/systemd/system/ramwiped.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/ramwiped --armed -kernel /etc/ramwipe/ramwipe.conf\\n' > /run/systemd/system/ramwiped.service.d/lab-degraded.conf && systemctl daemon-reload && systemctl restart ramwiped"
-	if _, ok := g.must(ctx, r, dropIn, 2*time.Minute); !ok {
-		return
-	}
-	out, rc, err := g.sh(ctx, "sleep 2; ramwipe status", time.Minute)
-	if err != nil || rc != 1 || !strings.Contains(out, "NO WIPE IMAGE LOADED") {
-		r.fail("keyring: ramwiped should be degraded with no wipe image (exit 1), got exit %d %v\n%s", rc, err, indent(out))
+	if !g.degrade(ctx, r) {
 		return
 	}
 	// What the sweep will find, and its notices on the console (loglevel
@@ -178,13 +170,18 @@ func keyringControl(ctx context.Context, r *Record, e *env) bool {
 	return true
 }
 
+// cachedKeyRE matches /proc/keys' line for the ask-password cache.
+const cachedKeyRE = "' user +cryptsetup: '"
+
 // askPasswordAttach closes the data volume and opens it again as crypttab
 // does for a volume without a key file: systemd-cryptsetup asks for the
 // passphrase through the password agents (the lab answers as an agent
-// would, with systemd-reply-password) and caches it in root's user keyring
-// as the user key "cryptsetup" for 150 s, for the next volume that asks.
-// That cache is what a boot with a typed passphrase leaves in a keyring.
-// It fails the record unless /proc/keys lists the key.
+// would, with systemd-reply-password) and caches the answer in root's
+// user keyring as the user key "cryptsetup", for the next volume that
+// asks. That cache is what a boot with a typed passphrase leaves in a
+// keyring: systemd's documentation gives it 150 s, and trixie's systemd
+// 257 listed it in /proc/keys with no expiry ("perm") in the lab. It fails
+// the record unless /proc/keys lists the key.
 func (g *guest) askPasswordAttach(ctx context.Context, r *Record) bool {
 	cmd := "systemctl stop systemd-ask-password-console.path systemd-ask-password-wall.path data.mount systemd-cryptsetup@data.service; " +
 		"sc=$(command -v systemd-cryptsetup || echo /usr/lib/systemd/systemd-cryptsetup); " +
@@ -193,7 +190,7 @@ func (g *guest) askPasswordAttach(ctx context.Context, r *Record) bool {
 		"grep -E '^(Message|Id)=' \"$f\" && " +
 		"/usr/lib/systemd/systemd-reply-password 1 \"$(sed -n 's/^Socket=//p' \"$f\")\" < /etc/ramwipe-lab/data.pass && " +
 		"for i in $(seq 150); do [ -e /dev/mapper/data ] && break; sleep 0.2; done && " +
-		"mount /dev/mapper/data /data && grep -E ' user +cryptsetup: ' /proc/keys"
+		"mount /dev/mapper/data /data && grep -E " + cachedKeyRE + " /proc/keys"
 	out, ok := g.must(ctx, r, cmd, 2*time.Minute)
 	if !ok {
 		return false
@@ -207,60 +204,107 @@ func (g *guest) askPasswordAttach(ctx context.Context, r *Record) bool {
 }
 
 // keyringAskPassword: the ask-password cache of a passphrase typed at
-// boot (the "cryptsetup" user key, 150 s), armed, the panic chord. The key
-// must be in /proc/keys right before the chord, ramwiped's sweep must name
-// it, and after the wipe neither the volume key nor the passphrase may be
-// left in RAM (before it, the dump holds the passphrase: the positive
-// control).
+// boot (the "cryptsetup" user key), and the panic chord, in two boots:
+//
+//   - armed: the key is in /proc/keys right before the chord, ramwiped's
+//     sweep names it, and after the wipe neither the volume key nor the
+//     passphrase is left in RAM (before it, the dump holds the passphrase,
+//     once as a user key's payload: the positive control);
+//   - degraded (no wipe image, as in keyring-linked): the key erase and
+//     the sweep alone. The copy shaped as a user key's payload must be
+//     gone; the other copies of the passphrase (the lab's key file in the
+//     page cache, the memory systemd-cryptsetup freed) stay, because no
+//     memory wipe runs: that is what they are counted for.
 func keyringAskPassword(ctx context.Context, r *Record, e *env) {
-	g := e.armedGuest(ctx, r)
-	if g == nil {
+	if !askPasswordBoot(ctx, r, e, false) {
 		return
 	}
+	askPasswordBoot(ctx, r, e, true)
+}
+
+// askPasswordBoot is one boot of keyringAskPassword.
+func askPasswordBoot(ctx context.Context, r *Record, e *env, degraded bool) bool {
+	what := map[bool]string{false: "armed", true: "degraded"}[degraded]
+	g := e.armedGuest(ctx, r)
+	if g == nil {
+		return false
+	}
 	defer g.vm.Close("")
+	n := len(r.Failures)
+	if degraded && !g.degrade(ctx, r) {
+		return false
+	}
+	if !g.askPasswordAttach(ctx, r) {
+		return false
+	}
 	g.secret = []byte(passphrase)
 	sc := g.plant(ctx, r, e)
 	if sc == nil {
-		return
+		return false
 	}
-	if g.secretPre == 0 {
-		r.fail("positive control: the passphrase %q is nowhere in the dump before the trigger", passphrase)
+	if g.secretPre.Keyring == 0 {
+		r.fail("positive control (%s): no copy of the passphrase shaped as a user key's payload in the dump before the trigger (%s in all)", what, g.secretPre)
 	}
-	// Attached after the pre-trigger dump: the cache lasts 150 s, less
-	// than planting and scanning take under TCG. The volume key is the
-	// same one the dump found.
-	if !g.askPasswordAttach(ctx, r) {
-		return
-	}
-	out, ok := g.must(ctx, r, "dmesg -n 6; grep -cE ' user +cryptsetup: ' /proc/keys", time.Minute)
+	out, ok := g.must(ctx, r, "dmesg -n 6; grep -cE "+cachedKeyRE+" /proc/keys", time.Minute)
 	if !ok {
-		return
+		return false
 	}
 	if f := strings.Fields(out); len(f) == 0 || f[len(f)-1] != "1" {
-		r.fail("keyring: the ask-password cache expired before the chord (%q)", out)
-		return
+		r.fail("keyring (%s): the ask-password cache was gone before the chord (%q)", what, out)
+		return false
 	}
 	t := time.Now()
 	if err := lab.PressChord(ctx, g.vm); err != nil {
 		r.fail("chord: %v", err)
-		return
+		return false
 	}
-	if !g.offAndScan(ctx, r, e, sc, t, "hotkey_cached") {
-		return
+	if !g.offAndScan(ctx, r, e, sc, t, "hotkey_"+what) {
+		return false
 	}
-	r.wiped()
 	var swept []string
 	for _, l := range g.vm.Lines() {
 		if l.At.After(t) && strings.Contains(l.Text, "ramwipe: keyring") {
 			swept = append(swept, strings.TrimSpace(l.Text))
 		}
 	}
-	r.check("sweep", strings.Join(swept, " | "))
-	if !strings.Contains(strings.Join(swept, " "), "cryptsetup") {
-		r.fail("keyring: ramwiped's sweep did not name the cached key cryptsetup: %q", swept)
+	r.check("sweep_"+what, strings.Join(swept, " | "))
+	if !strings.Contains(strings.Join(swept, " "), `"cryptsetup"`) {
+		r.fail("keyring (%s): ramwiped's sweep did not name the cached key cryptsetup: %q", what, swept)
 	}
-	if g.secretPost > 0 {
-		r.fail("keyring: %d copies of the passphrase survived the wipe", g.secretPost)
+	if k := r.KeyPost; k == nil || k.Total() > 0 {
+		r.fail("keyring (%s): traces of the volume key are left: %s", what, k)
 	}
-	r.check("passphrase_copies", fmt.Sprintf("before the trigger %d, after the wipe %d", g.secretPre, g.secretPost))
+	if g.secretPost.Keyring > 0 {
+		r.fail("keyring (%s): %s copies of the passphrase survived", what, g.secretPost)
+	}
+	if degraded {
+		if r.Summary != "" {
+			r.fail("keyring: the wipe image ran (%q): this boot is the key erase alone", r.Summary)
+		}
+	} else {
+		r.wiped()
+		if g.secretPost.All > 0 {
+			r.fail("keyring (armed): %s copies of the passphrase survived the wipe", g.secretPost)
+		}
+	}
+	r.check("passphrase_"+what, fmt.Sprintf("before the trigger %s; after it %s; key before %s, after %s; canaries after %.1f %%", g.secretPre, g.secretPost, r.KeyPre, r.KeyPost, 100*r.Post.FoundFraction))
+	ok = len(r.Failures) == n
+	r.Pre, r.Post, r.KeyPre, r.KeyPost, r.Summary = nil, nil, nil, nil, ""
+	return ok
+}
+
+// degrade restarts ramwiped with a -kernel that is no kernel, in a drop-in
+// under /run (gone at the next boot): it cannot load a wipe image, and a
+// panic is the key erase and the sweep alone.
+func (g *guest) degrade(ctx context.Context, r *Record) bool {
+	dropIn := "mkdir -p /run/systemd/system/ramwiped.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/ramwiped --armed -kernel /etc/ramwipe/ramwipe.conf\\n' > /run/systemd/system/ramwiped.service.d/lab-degraded.conf && systemctl daemon-reload && systemctl restart ramwiped"
+	if _, ok := g.must(ctx, r, dropIn, 2*time.Minute); !ok {
+		return false
+	}
+	out, rc, err := g.sh(ctx, "sleep 2; ramwipe status", time.Minute)
+	if err != nil || rc != 1 || !strings.Contains(out, "NO WIPE IMAGE LOADED") {
+		r.fail("keyring: ramwiped should be degraded with no wipe image (exit 1), got exit %d %v\n%s", rc, err, indent(out))
+		return false
+	}
+	return true
 }
