@@ -179,9 +179,9 @@ const cachedKeyRE = "' user +cryptsetup: '"
 // would, with systemd-reply-password) and caches the answer in root's
 // user keyring as the user key "cryptsetup", for the next volume that
 // asks. That cache is what a boot with a typed passphrase leaves in a
-// keyring: systemd's documentation gives it 150 s, and trixie's systemd
-// 257 listed it in /proc/keys with no expiry ("perm") in the lab. It fails
-// the record unless /proc/keys lists the key.
+// keyring: systemd asks for a 150 s timeout, yet systemd 252 and 257 both
+// left it with no expiry ("perm" in /proc/keys) in the lab. It fails the
+// record unless /proc/keys lists the key.
 func (g *guest) askPasswordAttach(ctx context.Context, r *Record) bool {
 	cmd := "systemctl stop systemd-ask-password-console.path systemd-ask-password-wall.path data.mount systemd-cryptsetup@data.service; " +
 		"sc=$(command -v systemd-cryptsetup || echo /usr/lib/systemd/systemd-cryptsetup); " +
