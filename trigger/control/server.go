@@ -123,7 +123,8 @@ const (
 	// the priority socket's accept loop and a panic. In the memory lab's
 	// flood (400–900 garbage connections a second) the request sent → keys
 	// erased over the priority socket was 22–35 ms in four runs of five
-	// and 108.5 ms in the fifth without pacing.
+	// and 108.5 ms in the fifth without pacing, 27–57 ms in eight of eight
+	// with it.
 	defaultStrangerEvery = 10 * time.Millisecond
 	strangerBurst        = 20
 	defaultReadTimeout   = 2 * time.Second
@@ -352,8 +353,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	return sv.accept(ctx, ln, s.Path)
 }
 
-// pacer spaces events every d on average, allowing a burst: the generic
-// cell rate algorithm, for the one goroutine of an accept loop.
+// pacer spaces events one per every on average, after a burst of burst:
+// the generic cell rate algorithm, for the one goroutine of an accept loop.
 type pacer struct {
 	every time.Duration
 	burst int
