@@ -3,6 +3,8 @@ package lab
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -28,3 +30,25 @@ func WriteTable(w io.Writer, recs []Record) {
 	}
 	tw.Flush()
 }
+
+// WriteFailure repeats a failed scenario's failures and the end of its
+// console log at the end of a run, where a CI log that keeps only its
+// tail still shows why.
+func WriteFailure(w io.Writer, r Result, console string) {
+	fmt.Fprintf(w, "\n%s failed:\n", r.Name)
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "    %s\n", f)
+	}
+	b, err := os.ReadFile(console)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	fmt.Fprintf(w, "  last console lines (%s):\n", console)
+	for _, l := range lines[max(0, len(lines)-consoleTail):] {
+		fmt.Fprintf(w, "    | %s\n", l)
+	}
+}
+
+// consoleTail is how many console lines WriteFailure repeats.
+const consoleTail = 40

@@ -1,9 +1,14 @@
 package lab
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestResultJudge: each kind of survivor fails a wipe, and each missing
@@ -36,4 +41,24 @@ func TestResultJudge(t *testing.T) {
 			assert.Equal(t, tt.failures == 0, r.Pass)
 		})
 	}
+}
+
+func TestWriteFailure(t *testing.T) {
+	console := filepath.Join(t.TempDir(), "console.log")
+	var lines []string
+	for i := range consoleTail + 10 {
+		lines = append(lines, fmt.Sprintf("console %02d", i))
+	}
+	require.NoError(t, os.WriteFile(console, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	var b strings.Builder
+	WriteFailure(&b, Result{Name: "512M-smp1/crypt-drill", Failures: []string{"the wipe image never reported its fill"}}, console)
+	out := b.String()
+	assert.Contains(t, out, "512M-smp1/crypt-drill failed:\n    the wipe image never reported its fill\n")
+	assert.Contains(t, out, "    | console 10\n")
+	assert.Contains(t, out, fmt.Sprintf("    | console %02d\n", consoleTail+9))
+	assert.NotContains(t, out, "console 09", "only the last lines")
+
+	b.Reset()
+	WriteFailure(&b, Result{Name: "x", Failures: []string{"f"}}, filepath.Join(t.TempDir(), "missing.log"))
+	assert.Equal(t, "\nx failed:\n    f\n", b.String(), "no console log: the failures alone")
 }

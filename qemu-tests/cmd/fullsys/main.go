@@ -221,6 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var recs []Record
+	var consoles []string // each record's console log, by index in recs
 	for _, s := range chosen {
 		fmt.Fprintf(stdout, "fullsys: %-26s ... ", s.name)
 		rec := Record{Result: lab.Result{Name: s.name}}
@@ -253,6 +254,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    %s\n", f)
 		}
 		recs = append(recs, rec)
+		consoles = append(consoles, logf.Name())
 		if *soak > 0 {
 			if err := writeSoak(filepath.Join(work, "soak.json"), *soak, recs); err != nil {
 				return err
@@ -275,9 +277,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var failed []string
-	for _, r := range recs {
+	for i, r := range recs {
 		if !r.Pass {
 			failed = append(failed, r.Name)
+			lab.WriteFailure(stdout, r.Result, consoles[i])
 		}
 	}
 	if len(failed) > 0 || len(recs) < len(chosen) {

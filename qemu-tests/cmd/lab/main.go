@@ -275,7 +275,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var recs []lab.Record
-	consoles := map[int]string{} // a failed record's console log, by index in recs
+	var consoles []string // each record's console log, by index in recs
 	br := newBenchRun(*bench, *maps, *sdmem)
 	var runs []struct {
 		v variant
@@ -394,9 +394,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    %s\n", line)
 		}
 		recs = append(recs, rec)
-		if !rec.Pass {
-			consoles[len(recs)-1] = logPath
-		}
+		consoles = append(consoles, logPath)
 		br.record(stdout, abs, name, logPath, p.s, rec)
 		if ctx.Err() != nil {
 			break
@@ -424,7 +422,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for i, r := range recs {
 		if !r.Pass {
 			failed = append(failed, r.Name)
-			writeFailure(stdout, r, consoles[i])
+			lab.WriteFailure(stdout, r.Result, consoles[i])
 		}
 	}
 	if len(failed) > 0 {
@@ -432,28 +430,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
-// writeFailure repeats a failed scenario's failures and the end of its
-// console at the end of the run, where a CI log that keeps only its tail
-// still shows why.
-func writeFailure(w io.Writer, r lab.Record, console string) {
-	fmt.Fprintf(w, "\n%s failed:\n", r.Name)
-	for _, f := range r.Failures {
-		fmt.Fprintf(w, "    %s\n", f)
-	}
-	b, err := os.ReadFile(console)
-	if err != nil {
-		return
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	fmt.Fprintf(w, "  last console lines (%s):\n", console)
-	for _, l := range lines[max(0, len(lines)-consoleTail):] {
-		fmt.Fprintf(w, "    | %s\n", l)
-	}
-}
-
-// consoleTail is how many console lines writeFailure repeats.
-const consoleTail = 40
 
 func goBuild(out, pkg, tags string) error {
 	args := []string{"build", "-trimpath", "-o", out}
