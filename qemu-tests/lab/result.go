@@ -46,8 +46,13 @@ func (r *Result) JudgeControl(keyPlanted bool) {
 // JudgeWiped fails unless the dump after the wipe holds nothing of the
 // old system: no canary page, no old-system page (beyond what the scanner
 // counts apart: firmware ranges, the wipe kernel and its held-map, the
-// public wipe image), no trace of the volume key.
+// public wipe image), no trace of the volume key, and unless the wipe
+// image reported its fill on the console: a wipe that says nothing (or a
+// console whose end was lost) is not taken on trust.
 func (r *Result) JudgeWiped() {
+	if r.Summary == "" {
+		r.Fail("the wipe image never reported its fill (no \"ramwipe: overwrote …\" line on the console)")
+	}
 	p := r.Post
 	if p == nil {
 		r.Fail("no dump after the wipe")

@@ -16,10 +16,11 @@ import (
 func TestResultJudge(t *testing.T) {
 	key := &KeyScan{Halves: 2, Schedules: 2}
 	tests := []struct {
-		name     string
-		r        Result
-		planted  bool
-		failures int
+		name      string
+		r         Result // Summary "ramwipe: overwrote …" is added unless noSummary
+		noSummary bool
+		planted   bool
+		failures  int
 	}{
 		{name: "clean", r: Result{Pre: &Scan{FoundFraction: 1}, KeyPre: key, Post: &Scan{}, KeyPost: &KeyScan{}}, planted: true},
 		{name: "canary", r: Result{Pre: &Scan{FoundFraction: 1}, KeyPre: key, Post: &Scan{CanaryCells: 1, CanaryExact: 1}, KeyPost: &KeyScan{}}, planted: true, failures: 1},
@@ -30,10 +31,14 @@ func TestResultJudge(t *testing.T) {
 		{name: "key not seen before", r: Result{Pre: &Scan{FoundFraction: 1}, KeyPre: &KeyScan{Halves: 2}, Post: &Scan{}}, planted: true, failures: 1},
 		{name: "key not scanned", r: Result{Pre: &Scan{FoundFraction: 1}, Post: &Scan{}}, planted: true, failures: 1},
 		{name: "no key planted", r: Result{Pre: &Scan{FoundFraction: 1}, Post: &Scan{}}},
+		{name: "no fill report", r: Result{Pre: &Scan{FoundFraction: 1}, KeyPre: key, Post: &Scan{}, KeyPost: &KeyScan{}}, planted: true, noSummary: true, failures: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
+			if !tt.noSummary {
+				r.Summary = "ramwipe: overwrote 384 MiB of 390 MiB free in 0.6s (640 MiB/s): memory full"
+			}
 			r.JudgeControl(tt.planted)
 			r.JudgeWiped()
 			r.Judge()

@@ -345,7 +345,4 @@ func (r *Record) wiped() {
 	}
 	r.JudgeWiped()
 	r.check("old_pages", fmt.Sprintf("%d outside the firmware ranges, the wipe kernel's image and its held-map (%d pages) at %v; apart: %d file pages of the public wipe image, %d unchanged since an earlier wipe", r.Post.OldPages, r.Post.HeldPages, r.Post.OldRanges, r.Post.OldImage, r.Post.OldEarlier))
-	if r.Summary == "" {
-		r.fail("the wipe image never reported its fill")
-	}
 }
