@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -147,7 +146,7 @@ func StartVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 // service that owns it starts, right in front of "LAB SHELL up". The
 // console copy keeps every byte.
 func (vm *VM) readConsole(r io.Reader) {
-	br := bufio.NewReader(r)
+	buf := make([]byte, 4096)
 	var cur []byte
 	var esc escapeStripper
 	emit := func() {
@@ -165,23 +164,25 @@ func (vm *VM) readConsole(r io.Reader) {
 		}
 	}
 	for {
-		b, err := br.ReadByte()
+		n, err := r.Read(buf)
+		if n > 0 && vm.cfg.Console != nil {
+			vm.cfg.Console.Write(buf[:n]) // a write per read, not per byte
+		}
+		for _, b := range buf[:n] {
+			if !esc.keep(b) {
+				continue
+			}
+			if b == '\n' || b == '\r' {
+				emit()
+				continue
+			}
+			cur = append(cur, b)
+		}
 		if err != nil {
 			emit()
 			close(vm.lines)
 			return
 		}
-		if vm.cfg.Console != nil {
-			vm.cfg.Console.Write([]byte{b})
-		}
-		if !esc.keep(b) {
-			continue
-		}
-		if b == '\n' || b == '\r' {
-			emit()
-			continue
-		}
-		cur = append(cur, b)
 	}
 }
 
