@@ -159,11 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// taken (a stuck client): a panic must still get in.
 		reply, err = control.Panic(ctx, do)
 	} else {
-		reply, err = do(ctx, req)
-		for err == nil && reply.Busy() && ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
-			reply, err = do(ctx, req)
-		}
+		reply, err = control.WhileBusy(ctx, do, req)
 	}
 	if err != nil {
 		if req.Command == "panic" && errors.Is(err, io.EOF) {

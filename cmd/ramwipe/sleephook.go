@@ -34,11 +34,8 @@ func sleepHook(ctx context.Context, socket string, args []string, stdout, stderr
 	req := control.Request{Command: control.CommandSleep, Arg: e.Arg()}
 	ctx, cancel := context.WithTimeout(ctx, sleepHookTimeout)
 	defer cancel()
-	reply, err := control.Do(ctx, socket, req)
-	for err == nil && reply.Busy() && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		reply, err = control.Do(ctx, socket, req)
-	}
+	do := func(ctx context.Context, r control.Request) (control.Reply, error) { return control.Do(ctx, socket, r) }
+	reply, err := control.WhileBusy(ctx, do, req)
 	switch {
 	case err != nil && e.Phase == suspend.Pre && errors.Is(err, io.EOF):
 		// The machine went down before ramwiped could answer.

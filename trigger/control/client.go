@@ -75,9 +75,26 @@ func DoFirst(ctx context.Context, paths []string, r Request) (Reply, error) {
 	return rep, nil
 }
 
-// busyRetry is the wait before [Panic] sends again to a daemon whose
+// busyRetry is the wait before [WhileBusy] sends again to a daemon whose
 // connection slots are all taken.
 const busyRetry = 50 * time.Millisecond
+
+// WhileBusy sends r with do (a [Do] or [DoFirst] bound to its socket
+// paths), and again every 50 ms while the daemon answers that it is busy
+// and ctx lasts; it returns the last reply.
+func WhileBusy(ctx context.Context, do func(context.Context, Request) (Reply, error), r Request) (Reply, error) {
+	for {
+		rep, err := do(ctx, r)
+		if err != nil || !rep.Busy() || ctx.Err() != nil {
+			return rep, err
+		}
+		select {
+		case <-ctx.Done():
+			return rep, err
+		case <-time.After(busyRetry):
+		}
+	}
+}
 
 // Panic sends a panic request with do (a [Do] or [DoFirst] bound to its
 // socket paths), stamped with [Request.Sent], and returns the reply. It
@@ -88,25 +105,12 @@ const busyRetry = 50 * time.Millisecond
 // any reason but authorization (a daemon older than the stamp does): no
 // form of the request may cost the panic.
 func Panic(ctx context.Context, do func(context.Context, Request) (Reply, error)) (Reply, error) {
-	send := func(r Request) (Reply, error) {
-		for {
-			rep, err := do(ctx, r)
-			if err != nil || !rep.Busy() || ctx.Err() != nil {
-				return rep, err
-			}
-			select {
-			case <-ctx.Done():
-				return rep, err
-			case <-time.After(busyRetry):
-			}
-		}
-	}
 	raisePriority()
 	r := Request{Command: CommandPanic, Sent: MonotonicNow()}
-	rep, err := send(r)
+	rep, err := WhileBusy(ctx, do, r)
 	if err == nil && !rep.OK && !rep.Busy() && !rep.NotAuthorized() && r.Sent != 0 {
 		r.Sent = 0
-		rep, err = send(r)
+		rep, err = WhileBusy(ctx, do, r)
 	}
 	return rep, err
 }

@@ -186,3 +186,31 @@ func TestPanic(t *testing.T) {
 		})
 	}
 }
+
+func TestWhileBusy(t *testing.T) {
+	busy := Reply{Text: busyPrefix + " ramwiped is already serving 16 connections; try again"}
+	var sent int
+	do := func(replies ...Reply) func(context.Context, Request) (Reply, error) {
+		sent = 0
+		return func(context.Context, Request) (Reply, error) {
+			sent++
+			return replies[min(sent, len(replies))-1], nil
+		}
+	}
+	rep, err := WhileBusy(context.Background(), do(busy, busy, Reply{OK: true, Text: "state armed"}), Request{Command: CommandStatus})
+	require.NoError(t, err)
+	assert.Equal(t, Reply{OK: true, Text: "state armed"}, rep)
+	assert.Equal(t, 3, sent, "sent again while busy")
+
+	rep, err = WhileBusy(context.Background(), do(Reply{Text: "not authorized: uid 1000"}), Request{Command: CommandStatus})
+	require.NoError(t, err)
+	assert.False(t, rep.OK)
+	assert.Equal(t, 1, sent, "a refusal other than busy is final")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*busyRetry)
+	defer cancel()
+	rep, err = WhileBusy(ctx, do(busy), Request{Command: CommandStatus})
+	require.NoError(t, err)
+	assert.True(t, rep.Busy(), "busy to the end of ctx: the last reply")
+	assert.Less(t, sent, 10, "no busy loop")
+}
