@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,35 +68,76 @@ func (g *guest) counting(scan func([]byte) lab.Scan, n *secretCount) func([]byte
 
 // boot starts the guest and waits for its lab shell.
 func (e *env) boot(ctx context.Context, r *Record, cmdlineExtra string) *guest {
-	vm, err := lab.StartVM(ctx, lab.VMConfig{
-		Kernel: filepath.Join(e.imageDir, "vmlinuz"), Initrd: filepath.Join(e.imageDir, "initrd.img"),
-		Append: "root=/dev/vda rw console=ttyS0 loglevel=5 systemd.show_status=false " + cmdlineExtra,
-		MemMiB: memMiB, SMP: 2, Dir: e.work, Console: e.console, Reboot: true,
-		Extra: []string{
-			"-drive", "file=" + e.disk + ",if=virtio,format=raw",
-			"-drive", "file=" + e.data + ",if=virtio,format=raw",
-			"-drive", "file=" + e.debImg + ",if=virtio,format=raw,readonly=on",
-		},
-	})
-	if err != nil {
-		r.fail("start guest: %v", err)
-		return nil
+	for attempt := 1; ; attempt++ {
+		vm, err := lab.StartVM(ctx, lab.VMConfig{
+			Kernel: filepath.Join(e.imageDir, "vmlinuz"), Initrd: filepath.Join(e.imageDir, "initrd.img"),
+			Append: "root=/dev/vda rw console=ttyS0 loglevel=5 systemd.show_status=false " + cmdlineExtra,
+			MemMiB: memMiB, SMP: 2, Dir: e.work, Console: e.console, Reboot: true,
+			Extra: []string{
+				"-drive", "file=" + e.disk + ",if=virtio,format=raw",
+				"-drive", "file=" + e.data + ",if=virtio,format=raw",
+				"-drive", "file=" + e.debImg + ",if=virtio,format=raw,readonly=on",
+			},
+		})
+		if err != nil {
+			r.fail("start guest: %v", err)
+			return nil
+		}
+		g := &guest{vm: vm}
+		l, err := waitShell(ctx, vm)
+		if early := earlyPanic(l.Text); err == nil && early && attempt == 1 {
+			// The guest's own kernel died in its first seconds, before
+			// any of ramwipe ran (seen once under TCG with two vCPUs: an
+			// int3 Oops in sched_clock_cpu at 3.2 s). Boot once more, and
+			// say so.
+			r.check("boot_retried", "the guest's kernel panicked before userspace ("+strings.TrimSpace(l.Text)+"); booted again")
+			vm.Close("")
+			continue
+		} else if err == nil && !strings.HasPrefix(l.Text, "LAB SHELL up") {
+			err = fmt.Errorf("its kernel panicked: %s", strings.TrimSpace(l.Text))
+		}
+		if err != nil {
+			r.fail("the guest never booted to its lab shell: %v", err)
+			vm.Kill()
+			return nil
+		}
+		g.booted = l.At
+		r.time("boot_to_shell", l.At.Sub(vm.Started))
+		if err := g.sync(ctx); err != nil {
+			r.fail("the lab shell never answered: %v", err)
+			vm.Kill()
+			return nil
+		}
+		return g
 	}
-	g := &guest{vm: vm}
-	l, err := vm.WaitLine(ctx, "LAB SHELL up")
-	if err != nil {
-		r.fail("the guest never booted to its lab shell: %v", err)
-		vm.Kill()
-		return nil
+}
+
+// waitShell waits for the lab shell's "LAB SHELL up", or for a kernel
+// panic, whichever comes first, and returns that line.
+func waitShell(ctx context.Context, vm *lab.VM) (lab.Line, error) {
+	for {
+		l, err := vm.WaitLine(ctx, "")
+		if err != nil || strings.HasPrefix(l.Text, "LAB SHELL up") || strings.Contains(l.Text, "Kernel panic - not syncing") {
+			return l, err
+		}
 	}
-	g.booted = l.At
-	r.time("boot_to_shell", l.At.Sub(vm.Started))
-	if err := g.sync(ctx); err != nil {
-		r.fail("the lab shell never answered: %v", err)
-		vm.Kill()
-		return nil
+}
+
+// earlyPanicBefore is how far into its boot a guest kernel's panic counts
+// as the kernel's own (userspace, ramwiped among it, starts later).
+const earlyPanicBefore = 10.0 // seconds of kernel time
+
+var panicRE = regexp.MustCompile(`^\[\s*(\d+\.\d+)\] Kernel panic - not syncing`)
+
+// earlyPanic reports whether line is a kernel panic in the first
+// earlyPanicBefore seconds of a boot.
+func earlyPanic(line string) bool {
+	m := panicRE.FindStringSubmatch(line)
+	if m == nil {
+		return false
 	}
-	return g
+	t, err := strconv.ParseFloat(m[1], 64)
+	return err == nil && t < earlyPanicBefore
 }
 
 // sync sends numbered probes until the lab shell answers one. On Debian 13
