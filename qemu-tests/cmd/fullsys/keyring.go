@@ -95,12 +95,7 @@ func keyringLinked(ctx context.Context, r *Record, e *env) {
 	if !g.offAndScan(ctx, r, e, sc, t, "hotkey_degraded") {
 		return
 	}
-	var swept []string
-	for _, l := range g.vm.Lines() {
-		if l.At.After(t) && strings.Contains(l.Text, "ramwipe: keyring") {
-			swept = append(swept, strings.TrimSpace(l.Text))
-		}
-	}
+	swept := g.sweepNotices(t)
 	r.check("sweep", strings.Join(swept, " | "))
 	if r.Summary != "" {
 		r.fail("keyring: the wipe image ran (%q): this scenario is the key erase alone", r.Summary)
@@ -261,12 +256,7 @@ func askPasswordBoot(ctx context.Context, r *Record, e *env, degraded bool) bool
 	if !g.offAndScan(ctx, r, e, sc, t, "hotkey_"+what) {
 		return false
 	}
-	var swept []string
-	for _, l := range g.vm.Lines() {
-		if l.At.After(t) && strings.Contains(l.Text, "ramwipe: keyring") {
-			swept = append(swept, strings.TrimSpace(l.Text))
-		}
-	}
+	swept := g.sweepNotices(t)
 	r.check("sweep_"+what, strings.Join(swept, " | "))
 	if !strings.Contains(strings.Join(swept, " "), `"cryptsetup"`) {
 		r.fail("keyring (%s): ramwiped's sweep did not name the cached key cryptsetup: %q", what, swept)
@@ -307,4 +297,16 @@ func (g *guest) degrade(ctx context.Context, r *Record) bool {
 		return false
 	}
 	return true
+}
+
+// sweepNotices returns the keyring sweep's kernel-log notices on the
+// console since t.
+func (g *guest) sweepNotices(since time.Time) []string {
+	var swept []string
+	for _, l := range g.vm.Lines() {
+		if l.At.After(since) && strings.Contains(l.Text, "ramwipe: keyring") {
+			swept = append(swept, strings.TrimSpace(l.Text))
+		}
+	}
+	return swept
 }
